@@ -1,0 +1,1 @@
+"""Datamodules, datasets, typed batches and data specs for every task family."""

@@ -1,0 +1,1055 @@
+"""Speech → 3D mesh sequences in the layout the field shares (FaceFormer / CodeTalker).
+
+Layout read by :class:`MeshSequenceDataModule`::
+
+    root/
+      wav/<subject>_<seq>.wav            speech, any rate/channels libsndfile reads (resampled to
+                                         ``sample_rate``, mixed to mono)
+      vertices_npy/<subject>_<seq>.npy   (N, 3V) float vertex positions per captured frame
+                                         ((N, V, 3) is accepted too), at ``source_fps``
+      templates.pkl                      {subject: (V, 3) float neutral face}, read with the
+                                         restricted unpickler (never plain :mod:`pickle`)
+      split.json                         demo corpus only: its own split (see below)
+      regions/*.txt, faces.npy           demo corpus only: lip / upper-face sets, triangles
+
+This is the layout of FaceFormer (``EvelynFan/FaceFormer``: ``vocaset/process_voca_data.py``,
+``data_loader.py``), which CodeTalker, SelfTalk, FaceDiffuser and DiffSpeaker copy.
+
+File names
+----------
+The stem ``<subject>_<seq>`` is split at its **last** underscore: the subject is everything
+before it (VOCASET subjects contain underscores: ``FaceTalk_170725_00137_TA_sentence01``), the
+sequence token after it. The sentence number is the token's trailing digits: ``sentence01`` →
+1 (VOCASET), ``e01`` → 1 (CodeTalker's BIWI ``F2_e01``), ``01`` → 1 (FaceDiffuser's BIWI and
+Multiface ``2_01``). A stem without an underscore or a token without trailing digits raises
+:class:`~talkzoo.errors.DataError` naming the file.
+
+Presets (official splits) and their sources
+-------------------------------------------
+* ``vocaset`` — FaceFormer's split, itself VOCA's (``TimoBolkart/voca`` ``config_parser.py``):
+  train subjects (in this order, which fixes the speaker ids and matches FaceFormer's released
+  ``vocaset.pth`` one-hot order) FaceTalk_170728_03272_TA, FaceTalk_170904_00128_TA,
+  FaceTalk_170725_00137_TA, FaceTalk_170915_00223_TA, FaceTalk_170811_03274_TA,
+  FaceTalk_170913_03279_TA, FaceTalk_170904_03276_TA, FaceTalk_170912_03278_TA; val
+  FaceTalk_170811_03275_TA, FaceTalk_170908_03277_TA; test FaceTalk_170809_00138_TA,
+  FaceTalk_170731_00024_TA. Sentences: train 1-40, val 21-40, test 21-40. 5023 vertices
+  (FLAME), metres, captured at 60 fps and used at 30 fps (every second frame, ``[::2]``, as
+  FaceFormer's loader does).
+* ``biwi`` — FaceFormer/CodeTalker's BIWI protocol: train subjects F2 F3 F4 M3 M4 M5 (in this
+  order), sentences 1-32; val = the same six subjects, sentences 33-36 (FaceFormer README:
+  ``--val_subjects "F2 F3 F4 M3 M4 M5"``); test ``test_set="A"`` = the same six, sentences
+  37-40 (24 sequences; the set LVE is reported on, CodeTalker #25), ``test_set="B"`` = unseen
+  F1 F5 F6 F7 F8 M1 M2 M6, sentences 37-40 (FaceFormer/CodeTalker ``test_subjects``). 23370
+  vertices, 25 fps, in BIWI's own (CodeTalker-preprocessed) coordinates, not rescaled here.
+* ``multiface`` — FaceDiffuser (``uuembodiedsocialai/FaceDiffuser`` ``data_loader.py``) and the
+  "Wild West" benchmark (``galib360/face-benchmark-project``) split the 50 Multiface sentences
+  1-40 / 41-45 / 46-50, at 30 fps, on FaceDiffuser's re-topologised mesh (``vertice_dim``
+  18516 = 6172 vertices, coordinates min-max normalised to [-1, 1] by its ``preprocess.py``).
+  Subject ids are *not* published in a reproducible form (those preprocessors number the
+  subjects by directory-listing order; the benchmark trains on ``2 3 6 7 9 10 11 12 13`` and
+  tests on those plus ``1 4 5 8``), so this preset requires ``train_subjects``,
+  ``val_subjects`` and ``test_subjects`` and raises :class:`~talkzoo.errors.ConfigError`
+  without them.
+* ``demo`` — the talkzoo demo corpus (``talkzoo data demo --out ROOT``): subjects, sentences and
+  frame rates from ``root/split.json``; regions default to ``root/regions/lip.txt``,
+  ``root/regions/upper_face.txt`` (``root/regions/face.txt`` when present) and
+  ``root/faces.npy``.
+* ``custom`` — your own data in the same layout: give the three subject lists (sentences
+  default to all) and ``fps`` (``source_fps`` defaults to ``fps``).
+
+Frame rates
+-----------
+Vertex files hold ``source_fps`` frames per second; batches hold ``fps``. When
+``source_fps / fps`` is an integer ``r`` the motion is decimated by taking every ``r``-th frame
+(``[::r]``, frame ``k`` = source frame ``k*r``, ``ceil(N / r)`` frames), exactly FaceFormer's
+``[::2]`` for VOCASET. Otherwise target frame ``k`` (time ``k / fps`` s) is linearly
+interpolated between the two source frames around time ``k / fps``
+(``floor((N-1) * fps / source_fps) + 1`` frames, none extrapolated).
+
+Audio / motion length
+---------------------
+At ``setup`` each sequence's audio duration (``frames / rate`` from the wav header) and motion
+duration (``N / source_fps``) are compared: a difference larger than
+``max(max_length_mismatch, 10 % of the motion duration)`` seconds raises
+:class:`~talkzoo.errors.DataError` naming both files and both durations. Smaller differences
+are trimmed when a sample is read: both streams are cut to the shorter one (motion to
+``round(S / sample_rate * fps)`` frames, audio to ``round(T / fps * sample_rate)`` samples), so
+``T == round(S / sample_rate * fps)`` holds for every sample, the convention of
+:meth:`talkzoo.tasks.mesh.AudioToMeshTask.frames_for_audio`.
+
+Memory
+------
+Nothing is preloaded: ``setup`` reads only file headers (``np.load(mmap_mode="r")`` shapes,
+``soundfile.info``); a sample opens its vertex file memory-mapped and copies only the frames it
+needs (a training crop of ``max_seconds``, or every ``r``-th frame), so BIWI-sized data never sits
+in RAM (the FaceFormer loader preloads everything, FaceFormer issue #66).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from talkzoo.data.base import TalkzooDataModule
+from talkzoo.data.batch import MeshBatch, lengths_to_mask
+from talkzoo.data.spec import FAMILY_MESH, MeshDataSpec
+from talkzoo.errors import ConfigError, DataError
+
+__all__ = [
+    "MESH_PRESETS",
+    "MeshPreset",
+    "MeshSample",
+    "MeshSequenceDataModule",
+    "MeshSequenceDataset",
+    "SequenceRecord",
+    "collate_mesh_batch",
+    "parse_sequence_name",
+    "read_templates",
+]
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+# --------------------------------------------------------------------------------------------
+# presets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MeshPreset:
+    """The official protocol of one dataset in the shared layout.
+
+    Attributes:
+        name: preset id (``vocaset``, ``biwi``, ``multiface``, ``demo``, ``custom``).
+        source_fps: frame rate of the vertex files, frames per second (``None``: from elsewhere).
+        fps: frame rate served in batches, frames per second.
+        num_vertices: the topology's nominal vertex count (informative; ``V`` is always read from
+            ``templates.pkl``).
+        subjects: per split (``train``/``val``/``test``), the subject names, or ``None`` where
+            the user must supply them.
+        sentences: per split, the sentence numbers (``None`` = every sentence found).
+        units: unit of the vertex coordinates (documentation).
+        source: where the split comes from.
+        get_data: how to obtain and prepare the data (used in "root missing" messages).
+    """
+
+    name: str
+    source_fps: float | None
+    fps: float | None
+    num_vertices: int | None
+    subjects: dict[str, tuple[str, ...] | None]
+    sentences: dict[str, tuple[int, ...] | None]
+    units: str = "metres"
+    source: str = ""
+    get_data: str = ""
+
+
+VOCASET_TRAIN = (
+    "FaceTalk_170728_03272_TA",
+    "FaceTalk_170904_00128_TA",
+    "FaceTalk_170725_00137_TA",
+    "FaceTalk_170915_00223_TA",
+    "FaceTalk_170811_03274_TA",
+    "FaceTalk_170913_03279_TA",
+    "FaceTalk_170904_03276_TA",
+    "FaceTalk_170912_03278_TA",
+)
+VOCASET_VAL = ("FaceTalk_170811_03275_TA", "FaceTalk_170908_03277_TA")
+VOCASET_TEST = ("FaceTalk_170809_00138_TA", "FaceTalk_170731_00024_TA")
+BIWI_TRAIN = ("F2", "F3", "F4", "M3", "M4", "M5")
+BIWI_TEST_B = ("F1", "F5", "F6", "F7", "F8", "M1", "M2", "M6")
+
+
+def _r(a: int, b: int) -> tuple[int, ...]:
+    return tuple(range(a, b + 1))
+
+
+MESH_PRESETS: dict[str, MeshPreset] = {
+    "vocaset": MeshPreset(
+        name="vocaset",
+        source_fps=60.0,
+        fps=30.0,
+        num_vertices=5023,
+        subjects={"train": VOCASET_TRAIN, "val": VOCASET_VAL, "test": VOCASET_TEST},
+        sentences={"train": _r(1, 40), "val": _r(21, 40), "test": _r(21, 40)},
+        units="metres",
+        source="FaceFormer (Fan et al., CVPR 2022) README and data_loader.py, following VOCA "
+        "(Cudeiro et al., CVPR 2019) config_parser.py",
+        get_data="request VOCASET at https://voca.is.tue.mpg.de (licence-gated; files "
+        "data_verts.npy, raw_audio_fixed.pkl, subj_seq_to_idx.pkl, templates.pkl), then run "
+        "`talkzoo data prepare vocaset --src DIR --out ROOT`",
+    ),
+    "biwi": MeshPreset(
+        name="biwi",
+        source_fps=25.0,
+        fps=25.0,
+        num_vertices=23370,
+        subjects={"train": BIWI_TRAIN, "val": BIWI_TRAIN, "test": BIWI_TRAIN},
+        sentences={"train": _r(1, 32), "val": _r(33, 36), "test": _r(37, 40)},
+        units="BIWI coordinates (as CodeTalker's preprocessing writes them)",
+        source="FaceFormer README/data_loader.py and CodeTalker config/BIWI/stage2.yaml "
+        "(Test-A: seen subjects; Test-B: F1 F5 F6 F7 F8 M1 M2 M6)",
+        get_data="request the ETH BIWI 3D Audiovisual Corpus (B3D(AC)^2) at "
+        "https://data.vision.ee.ethz.ch/cvl/datasets/b3dac2.en.html (research licence) and "
+        "convert it as FaceFormer/CodeTalker do (CodeTalker BIWI/README.md: vertices_npy/F2_e01.npy "
+        "of shape (T, 70110), wav/F2_e01.wav, templates.pkl)",
+    ),
+    "multiface": MeshPreset(
+        name="multiface",
+        source_fps=30.0,
+        fps=30.0,
+        num_vertices=6172,
+        subjects={"train": None, "val": None, "test": None},
+        sentences={"train": _r(1, 40), "val": _r(41, 45), "test": _r(46, 50)},
+        units="FaceDiffuser's min-max normalised coordinates ([-1, 1])",
+        source="FaceDiffuser (Stan et al., MIG 2023) data_loader.py; 'Wild West' benchmark "
+        "(galib360/face-benchmark-project) Multiface configs",
+        get_data="download Multiface (https://github.com/facebookresearch/multiface; mesh and "
+        "audio only) and convert it as FaceDiffuser's data/multiface/{convert_topology,preprocess}.py "
+        "do (vertices_npy/<subject>_<NN>.npy, wav/<subject>_<NN>.wav, templates.pkl)",
+    ),
+    "demo": MeshPreset(
+        name="demo",
+        source_fps=None,
+        fps=None,
+        num_vertices=None,
+        subjects={"train": None, "val": None, "test": None},
+        sentences={"train": None, "val": None, "test": None},
+        units="metres",
+        source="root/split.json written by the talkzoo demo corpus generator",
+        get_data="generate the demo corpus with `talkzoo data demo --out ROOT`",
+    ),
+    "custom": MeshPreset(
+        name="custom",
+        source_fps=None,
+        fps=None,
+        num_vertices=None,
+        subjects={"train": None, "val": None, "test": None},
+        sentences={"train": None, "val": None, "test": None},
+        units="as stored",
+        source="user-supplied subject and sentence lists",
+        get_data="put your data in the FaceFormer layout (wav/<subject>_<seq>.wav, "
+        "vertices_npy/<subject>_<seq>.npy of shape (frames, 3V), templates.pkl)",
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+_SEQ_DIGITS = re.compile(r"(\d+)$")
+
+
+def parse_sequence_name(path: str | Path) -> tuple[str, str, int]:
+    """Split a ``<subject>_<seq>`` file name into subject, sequence token and sentence number.
+
+    Args:
+        path: a file path or stem, e.g. ``"FaceTalk_170725_00137_TA_sentence01.npy"``,
+            ``"F2_e01.wav"``, ``"2_01.npy"``.
+
+    Returns:
+        ``(subject, token, sentence)``, e.g. ``("FaceTalk_170725_00137_TA", "sentence01", 1)``,
+        ``("F2", "e01", 1)``.
+
+    Raises:
+        DataError: no underscore in the stem, an empty subject, or no trailing digits in the
+            sequence token; the message names the file and the expected pattern.
+    """
+    p = Path(path)
+    stem = p.stem if p.suffix in (".npy", ".wav") else p.name
+    subject, sep, token = stem.rpartition("_")
+    match = _SEQ_DIGITS.search(token)
+    if not sep or not subject or match is None:
+        raise DataError(
+            f"{path}: cannot parse the file name; expected '<subject>_<seq>' whose <seq> ends in the "
+            "sentence number (e.g. FaceTalk_170725_00137_TA_sentence01.npy, F2_e01.npy, 2_01.npy)"
+        )
+    return subject, token, int(match.group(1))
+
+
+def read_templates(path: str | Path) -> dict[str, np.ndarray]:
+    """Read ``templates.pkl`` ({subject: (V, 3) neutral face}) with the restricted unpickler.
+
+    Args:
+        path: the pickle file.
+
+    Returns:
+        ``{subject: (V, 3) float32 array}`` (a flat ``(3V,)`` entry is reshaped).
+
+    Raises:
+        DataError: missing/unreadable/not-a-dict pickle, a forbidden global in the pickle (a
+            malicious file is refused before anything in it runs), or an entry that is not a
+            ``(V, 3)`` / ``(3V,)`` numeric array. The message names the file.
+    """
+    from talkzoo.metrics.regions import safe_load_pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: templates file not found; expected a pickle {{subject: (V, 3) array}}")
+    obj = safe_load_pickle(path)
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a pickled dict {{subject: (V, 3) array}}, got {type(obj).__name__}")
+    out: dict[str, np.ndarray] = {}
+    for key, value in obj.items():
+        name = key.decode("latin1") if isinstance(key, bytes) else str(key)
+        try:
+            arr = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: template of '{name}' is not a numeric array") from None
+        if arr.ndim == 1 and arr.size % 3 == 0:
+            arr = arr.reshape(-1, 3)
+        if arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
+            raise DataError(f"{path}: template of '{name}' has shape {arr.shape}; expected (V, 3)")
+        out[name] = arr
+    if not out:
+        raise DataError(f"{path}: holds no templates; expected {{subject: (V, 3) array}}")
+    return out
+
+
+def _target_frames(n_source: int, source_fps: float, fps: float) -> int:
+    """Number of frames at ``fps`` derived from ``n_source`` frames at ``source_fps``."""
+    if n_source <= 0:
+        return 0
+    stride = _stride(source_fps, fps)
+    if stride is not None:
+        return -(-n_source // stride)
+    return int(math.floor((n_source - 1) * fps / source_fps + 1e-9)) + 1
+
+
+def _stride(source_fps: float, fps: float) -> int | None:
+    """The integer decimation factor ``source_fps / fps``, or None when it is not an integer."""
+    ratio = source_fps / fps
+    r = round(ratio)
+    return int(r) if r >= 1 and abs(ratio - r) < 1e-6 else None
+
+
+def _read_frames(
+    mm: np.ndarray, start: int, count: int, source_fps: float, fps: float, num_vertices: int
+) -> np.ndarray:
+    """Copy target frames ``[start, start+count)`` at ``fps`` out of a memory-mapped source array.
+
+    Args:
+        mm: ``(N, 3V)`` or ``(N, V, 3)`` memory-mapped vertex array at ``source_fps``.
+        start: first target frame index.
+        count: number of target frames.
+
+    Returns:
+        ``(count, V, 3)`` float32 array (a copy; only the needed source rows are read).
+    """
+    n = mm.shape[0]
+    stride = _stride(source_fps, fps)
+    if stride is not None:
+        rows = np.array(mm[start * stride : (start + count) * stride : stride], dtype=np.float32)
+    else:
+        pos = (np.arange(start, start + count, dtype=np.float64)) * (source_fps / fps)
+        lo = np.clip(np.floor(pos + 1e-9).astype(np.int64), 0, n - 1)
+        hi = np.minimum(lo + 1, n - 1)
+        w = (pos - lo).clip(0.0, 1.0).astype(np.float32)
+        a, b = int(lo.min()), int(hi.max()) + 1
+        block = np.array(mm[a:b], dtype=np.float32)
+        block = block.reshape(block.shape[0], -1)
+        rows = block[lo - a] * (1.0 - w)[:, None] + block[hi - a] * w[:, None]
+    return np.ascontiguousarray(rows.reshape(count, num_vertices, 3), dtype=np.float32)
+
+
+def _open_vertices(path: Path) -> np.ndarray:
+    """Open a vertex file memory-mapped (``np.load(mmap_mode="r")``, no pickles)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npy vertex array ({exc})") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# dataset
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SequenceRecord:
+    """One sequence of a split, as found by ``setup`` (header values only; no data loaded).
+
+    Attributes:
+        name: sequence name, the file stem ``<subject>_<seq>``.
+        subject: subject name.
+        sentence: sentence number parsed from the stem.
+        wav: path of the speech file.
+        vertices: path of the ``(N, 3V)`` vertex file.
+        num_source_frames: ``N``, frames in the vertex file (at ``source_fps``).
+        audio_seconds: duration of the wav file in seconds.
+        speaker: index into ``spec.speakers``, or ``-1`` when the subject is not a training speaker.
+    """
+
+    name: str
+    subject: str
+    sentence: int
+    wav: Path
+    vertices: Path
+    num_source_frames: int
+    audio_seconds: float
+    speaker: int
+
+
+@dataclass
+class MeshSample:
+    """One sequence as returned by :class:`MeshSequenceDataset` (before collation).
+
+    Attributes:
+        audio: ``(S,)`` float32 mono waveform in [-1, 1] at ``sample_rate`` Hz.
+        vertices: ``(T, V, 3)`` float32 vertex positions at ``fps`` (metres for VOCASET).
+        template: ``(V, 3)`` float32 neutral face of the subject.
+        speaker: index into ``spec.speakers`` or ``-1``.
+        name: sequence name.
+        subject: subject name.
+    """
+
+    audio: Tensor
+    vertices: Tensor
+    template: Tensor
+    speaker: int
+    name: str
+    subject: str
+
+
+class MeshSequenceDataset(Dataset):
+    """Lazily read speech/mesh pairs of one split (memory-mapped vertex files).
+
+    Args:
+        records: the split's sequences (from :meth:`MeshSequenceDataModule.records`).
+        templates: ``{subject: (V, 3) float32}`` neutral faces.
+        source_fps: frame rate of the vertex files (frames/s).
+        fps: frame rate of the returned motion (frames/s); see the module docstring for the
+            decimation/interpolation rule.
+        sample_rate: audio rate of the returned waveform in Hz.
+        max_seconds: if set, each sample is a random window of at most this many seconds
+            (training); ``None`` returns whole sequences (validation/test/predict). Windows
+            are drawn with torch's global RNG (seeded per worker by Lightning's
+            ``seed_everything(workers=True)``).
+
+    Each item is a :class:`MeshSample`; the vertex file is opened with
+    ``np.load(mmap_mode="r")`` and only the needed frames are copied.
+
+    Raises (when an item is read):
+        DataError: unreadable/empty/corrupt wav (from :func:`talkzoo.audio.io.load_audio`) or
+            vertex file; the message names the file.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[SequenceRecord],
+        templates: dict[str, np.ndarray],
+        *,
+        source_fps: float,
+        fps: float,
+        sample_rate: int = 16000,
+        max_seconds: float | None = None,
+    ) -> None:
+        self.records = list(records)
+        self.templates = templates
+        self.source_fps = float(source_fps)
+        self.fps = float(fps)
+        self.sample_rate = int(sample_rate)
+        self.max_seconds = max_seconds
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def open_vertices(self, index: int) -> np.ndarray:
+        """The vertex file of item ``index``, memory-mapped read-only (an ``np.memmap``)."""
+        return _open_vertices(self.records[index].vertices)
+
+    def __getitem__(self, index: int) -> MeshSample:
+        from talkzoo.audio.io import load_audio
+
+        rec = self.records[index]
+        template = self.templates[rec.subject]
+        num_vertices = template.shape[0]
+        audio = load_audio(rec.wav, sample_rate=self.sample_rate)
+        mm = self.open_vertices(index)
+        total = _target_frames(mm.shape[0], self.source_fps, self.fps)
+        # trim both streams to the shorter one
+        audio_frames = int(round(audio.shape[0] / self.sample_rate * self.fps))
+        frames = max(1, min(total, audio_frames))
+        samples = min(audio.shape[0], int(round(frames / self.fps * self.sample_rate)))
+        start = 0
+        if self.max_seconds is not None:
+            window = max(1, int(math.floor(self.max_seconds * self.fps)))
+            if frames > window:
+                start = int(torch.randint(0, frames - window + 1, ()).item())
+                frames = window
+        a0 = int(round(start / self.fps * self.sample_rate))
+        a1 = min(samples, int(round((start + frames) / self.fps * self.sample_rate)))
+        verts = _read_frames(mm, start, frames, self.source_fps, self.fps, num_vertices)
+        del mm
+        return MeshSample(
+            audio=audio[a0:a1].contiguous(),
+            vertices=torch.from_numpy(verts),
+            template=torch.from_numpy(np.ascontiguousarray(template, dtype=np.float32)),
+            speaker=rec.speaker,
+            name=rec.name,
+            subject=rec.subject,
+        )
+
+
+def collate_mesh_batch(samples: Sequence[MeshSample]) -> MeshBatch:
+    """Right-pad a list of :class:`MeshSample` into a :class:`~talkzoo.data.batch.MeshBatch`.
+
+    Args:
+        samples: ``B >= 1`` samples with equal ``V``.
+
+    Returns:
+        A batch with ``audio (B, S_max)`` float32 and ``audio_mask (B, S_max)`` bool,
+        ``vertices (B, T_max, V, 3)`` float32 zero-padded and ``frame_mask (B, T_max)`` bool,
+        ``template (B, V, 3)`` float32, ``speaker (B,)`` int64, ``names``/``subjects`` lists.
+
+    Raises:
+        DataError: an empty list, or samples with different vertex counts.
+    """
+    if not samples:
+        raise DataError("collate_mesh_batch: got an empty list of samples")
+    vcounts = {s.vertices.shape[1] for s in samples}
+    if len(vcounts) != 1:
+        raise DataError(
+            f"collate_mesh_batch: samples have different vertex counts {sorted(vcounts)} "
+            f"({[s.name for s in samples]}); expected one topology per batch"
+        )
+    bsz = len(samples)
+    num_vertices = vcounts.pop()
+    a_len = torch.tensor([s.audio.shape[0] for s in samples], dtype=torch.long)
+    t_len = torch.tensor([s.vertices.shape[0] for s in samples], dtype=torch.long)
+    audio = torch.zeros(bsz, int(a_len.max()), dtype=torch.float32)
+    vertices = torch.zeros(bsz, int(t_len.max()), num_vertices, 3, dtype=torch.float32)
+    for b, s in enumerate(samples):
+        audio[b, : s.audio.shape[0]] = s.audio
+        vertices[b, : s.vertices.shape[0]] = s.vertices
+    return MeshBatch(
+        audio=audio,
+        audio_mask=lengths_to_mask(a_len, audio.shape[1]),
+        vertices=vertices,
+        frame_mask=lengths_to_mask(t_len, vertices.shape[1]),
+        template=torch.stack([s.template for s in samples]),
+        speaker=torch.tensor([s.speaker for s in samples], dtype=torch.long),
+        names=[s.name for s in samples],
+        subjects=[s.subject for s in samples],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# datamodule
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Resolved:
+    """Resolved split configuration (after presets, overrides and split.json)."""
+
+    subjects: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sentences: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
+    source_fps: float = 30.0
+    fps: float = 30.0
+
+
+class MeshSequenceDataModule(TalkzooDataModule):
+    """Speech → 3D mesh datamodule for the FaceFormer/CodeTalker layout (VOCASET, BIWI, Multiface, demo).
+
+    See the module docstring for the layout, the presets with their sources, frame-rate handling,
+    the audio/motion length rule and memory use.
+
+    Args:
+        root: dataset folder holding ``wav/``, ``vertices_npy/`` and ``templates.pkl``.
+        preset: ``"vocaset"`` | ``"biwi"`` | ``"multiface"`` | ``"demo"`` | ``"custom"``.
+        train_subjects: override the preset's training subjects; their order fixes the speaker
+            ids (``spec.speakers``).
+        val_subjects: override the validation subjects.
+        test_subjects: override the test subjects.
+        train_sentences: override the training sentence numbers (``None``: preset's; for
+            ``custom``: all).
+        val_sentences: override the validation sentence numbers.
+        test_sentences: override the test sentence numbers.
+        source_fps: frame rate of the vertex files, frames/s (default: preset's; VOCASET 60).
+        fps: frame rate of the batches, frames/s (default: preset's; VOCASET 30, BIWI 25).
+        num_vertices: expected vertex count ``V``; checked against ``templates.pkl`` (default:
+            taken from it).
+        sample_rate: audio rate of the batches in Hz (16000 for wav2vec 2.0 / HuBERT).
+        batch_size: sequences per batch (right-padded, with masks).
+        num_workers: DataLoader worker processes.
+        max_seconds: crop training sequences to random windows of at most this many seconds
+            (bounds memory); validation/test/predict use whole sequences. ``None``: no crop.
+        lip_region: lip vertex-index file for LVE (demo: ``root/regions/lip.txt``).
+        upper_face_region: upper-face vertex-index file for FDD (demo:
+            ``root/regions/upper_face.txt``).
+        face_region: face-region index file (demo: ``root/regions/face.txt`` if present).
+        faces_file: ``(F, 3)`` int ``.npy`` triangles (demo: ``root/faces.npy``).
+        test_set: BIWI only: ``"A"`` (seen subjects F2 F3 F4 M3 M4 M5, sentences 37-40) or
+            ``"B"`` (unseen F1 F5 F6 F7 F8 M1 M2 M6, sentences 37-40).
+        predict_split: split served by ``predict_dataloader`` (``train``/``val``/``test``).
+        max_length_mismatch: audio/motion duration difference (seconds) above which a sequence
+            is rejected; the tolerance is ``max(max_length_mismatch, 10 % of the motion)``.
+        pin_memory: DataLoader ``pin_memory``.
+        seed: seed of the training shuffle order.
+
+    Raises:
+        ConfigError: at construction, for an unknown preset/split/test_set, non-positive rates,
+            a ``multiface``/``custom`` preset without subject lists, or ``custom`` without fps.
+        DataError: from :attr:`spec` and :meth:`setup`, for a missing root (the message says
+            where to get the data and which ``talkzoo data`` command prepares it), a missing or
+            malicious ``templates.pkl``, a subject missing from it, a vertex file whose width is
+            not ``3V``, an empty/corrupt wav, an audio/motion length mismatch, a file name that
+            cannot be parsed, or a split without sequences (the message lists what was expected).
+    """
+
+    family = FAMILY_MESH
+
+    def __init__(
+        self,
+        root: str,
+        preset: str = "vocaset",
+        train_subjects: list[str] | None = None,
+        val_subjects: list[str] | None = None,
+        test_subjects: list[str] | None = None,
+        train_sentences: list[int] | None = None,
+        val_sentences: list[int] | None = None,
+        test_sentences: list[int] | None = None,
+        source_fps: float | None = None,
+        fps: float | None = None,
+        num_vertices: int | None = None,
+        sample_rate: int = 16000,
+        batch_size: int = 4,
+        num_workers: int = 0,
+        max_seconds: float | None = None,
+        lip_region: str | None = None,
+        upper_face_region: str | None = None,
+        face_region: str | None = None,
+        faces_file: str | None = None,
+        test_set: str = "A",
+        predict_split: str = "test",
+        max_length_mismatch: float = 0.5,
+        pin_memory: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if preset not in MESH_PRESETS:
+            raise ConfigError(f"preset '{preset}' is unknown; expected one of {sorted(MESH_PRESETS)}")
+        if test_set not in ("A", "B"):
+            raise ConfigError(f"test_set '{test_set}' is unknown; expected 'A' or 'B' (BIWI Test-A/Test-B)")
+        if test_set != "A" and preset != "biwi":
+            raise ConfigError(f"test_set='{test_set}' only applies to preset 'biwi', not '{preset}'")
+        if predict_split not in SPLITS:
+            raise ConfigError(f"predict_split '{predict_split}' is unknown; expected one of {list(SPLITS)}")
+        for label, value in (("sample_rate", sample_rate), ("batch_size", batch_size)):
+            if int(value) <= 0:
+                raise ConfigError(f"{label} must be a positive integer, got {value}")
+        for label, value in (("fps", fps), ("source_fps", source_fps), ("max_seconds", max_seconds)):
+            if value is not None and not float(value) > 0:
+                raise ConfigError(f"{label} must be positive, got {value}")
+        if num_workers < 0:
+            raise ConfigError(f"num_workers must be >= 0, got {num_workers}")
+        self.root = Path(root).expanduser()
+        self.preset = MESH_PRESETS[preset]
+        self.overrides_subjects = {"train": train_subjects, "val": val_subjects, "test": test_subjects}
+        self.overrides_sentences = {"train": train_sentences, "val": val_sentences, "test": test_sentences}
+        self.source_fps_arg = source_fps
+        self.fps_arg = fps
+        self.num_vertices_arg = num_vertices
+        self.sample_rate = int(sample_rate)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.max_seconds = max_seconds
+        self.region_args = {
+            "lip_region": lip_region,
+            "upper_face_region": upper_face_region,
+            "face_region": face_region,
+            "faces_file": faces_file,
+        }
+        self.test_set = test_set
+        self.predict_split = predict_split
+        self.max_length_mismatch = float(max_length_mismatch)
+        self.pin_memory = pin_memory
+        self.seed = int(seed)
+        self._resolved: _Resolved | None = None
+        self._templates: dict[str, np.ndarray] | None = None
+        self._spec: MeshDataSpec | None = None
+        self.datasets: dict[str, MeshSequenceDataset] = {}
+        if preset in ("multiface", "custom"):
+            missing = [f"{s}_subjects" for s in SPLITS if self.overrides_subjects[s] is None]
+            if missing:
+                why = (
+                    "Multiface subject ids are not published in a reproducible form (FaceDiffuser and "
+                    "the 'Wild West' benchmark number subjects by directory order; the benchmark "
+                    "trains on 2 3 6 7 9 10 11 12 13 and tests on those plus 1 4 5 8)"
+                    if preset == "multiface"
+                    else "the custom preset has no built-in split"
+                )
+                raise ConfigError(
+                    f"preset '{preset}' needs {', '.join(missing)}: {why}; pass the subject names "
+                    "(file-name prefixes in root/vertices_npy) for train, val and test"
+                )
+        if preset == "custom" and fps is None and source_fps is None:
+            raise ConfigError("preset 'custom' needs fps (and source_fps if the files are stored at another rate)")
+
+    # ------------------------------------------------------------------ configuration
+    def _missing_root_message(self) -> str:
+        return (
+            f"dataset root {self.root} not found (or lacks wav/, vertices_npy/ or templates.pkl) "
+            f"for preset '{self.preset.name}': {self.preset.get_data}"
+        )
+
+    def _check_root(self) -> None:
+        for part in ("wav", "vertices_npy"):
+            if not (self.root / part).is_dir():
+                raise DataError(self._missing_root_message() + f" [missing: {self.root / part}]")
+        if not (self.root / "templates.pkl").is_file():
+            raise DataError(self._missing_root_message() + f" [missing: {self.root / 'templates.pkl'}]")
+
+    def _read_split_json(self) -> dict[str, Any]:
+        path = self.root / "split.json"
+        if not path.is_file():
+            raise DataError(f"{path}: not found; the demo preset reads its split from it ({self.preset.get_data})")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: not readable JSON ({exc})") from exc
+        if not isinstance(data, dict):
+            raise DataError(f"{path}: expected a JSON object with train/val/test entries")
+        return data
+
+    def _resolve(self) -> _Resolved:
+        """Merge preset, split.json (demo) and constructor overrides."""
+        if self._resolved is not None:
+            return self._resolved
+        preset = self.preset
+        subjects: dict[str, tuple[str, ...] | None] = dict(preset.subjects)
+        sentences: dict[str, tuple[int, ...] | None] = dict(preset.sentences)
+        source_fps, fps = preset.source_fps, preset.fps
+        if preset.name == "biwi" and self.test_set == "B":
+            subjects["test"] = BIWI_TEST_B
+        if preset.name == "demo":
+            self._check_root()
+            data = self._read_split_json()
+            src = self.root / "split.json"
+            for split in SPLITS:
+                subjects[split], sentences[split] = _split_entry(data, split, src)
+            source_fps = data.get("source_fps", data.get("fps", 30.0))
+            fps = data.get("fps", source_fps)
+            try:
+                source_fps, fps = float(source_fps), float(fps)
+            except (TypeError, ValueError):
+                raise DataError(f"{src}: 'fps'/'source_fps' must be numbers") from None
+        for split in SPLITS:
+            if self.overrides_subjects[split] is not None:
+                subjects[split] = tuple(str(s) for s in self.overrides_subjects[split])  # type: ignore[union-attr]
+            if self.overrides_sentences[split] is not None:
+                sentences[split] = tuple(int(s) for s in self.overrides_sentences[split])  # type: ignore[union-attr]
+        if self.fps_arg is not None:
+            fps = float(self.fps_arg)
+        if self.source_fps_arg is not None:
+            source_fps = float(self.source_fps_arg)
+        if source_fps is None:
+            source_fps = fps
+        if fps is None:
+            fps = source_fps
+        assert fps is not None and source_fps is not None
+        for split in SPLITS:
+            if not subjects[split]:
+                raise ConfigError(f"preset '{preset.name}': no {split} subjects; pass {split}_subjects")
+        self._resolved = _Resolved(
+            subjects={k: tuple(v) for k, v in subjects.items() if v is not None},
+            sentences=sentences,
+            source_fps=float(source_fps),
+            fps=float(fps),
+        )
+        return self._resolved
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Training subjects in the order that defines speaker ids (preset order or as given)."""
+        return self._resolve().subjects["train"]
+
+    def templates(self) -> dict[str, np.ndarray]:
+        """``{subject: (V, 3) float32}`` from ``root/templates.pkl`` (read once, restricted unpickler)."""
+        if self._templates is None:
+            self._check_root()
+            self._templates = read_templates(self.root / "templates.pkl")
+        return self._templates
+
+    def _region_paths(self) -> dict[str, str | None]:
+        out = dict(self.region_args)
+        if self.preset.name == "demo":
+            defaults = {
+                "lip_region": self.root / "regions" / "lip.txt",
+                "upper_face_region": self.root / "regions" / "upper_face.txt",
+                "face_region": self.root / "regions" / "face.txt",
+                "faces_file": self.root / "faces.npy",
+            }
+            for key, path in defaults.items():
+                if out[key] is None and (key != "face_region" or path.is_file()):
+                    out[key] = str(path)
+        for key, value in out.items():
+            if value is not None:
+                file_part = value.split("#", 1)[0] if key != "faces_file" else value
+                if not Path(file_part).expanduser().is_file():
+                    raise DataError(f"{value}: {key} file not found; expected a vertex-index file" if key != "faces_file"
+                                    else f"{value}: faces_file not found; expected a (F, 3) int .npy array")
+        return out
+
+    @property
+    def spec(self) -> MeshDataSpec:
+        """Plain values linked into the model: dataset name, fps, sample rate, speakers, V, regions.
+
+        Reads only ``templates.pkl`` (restricted unpickler) and, for ``demo``, ``split.json``.
+
+        Raises:
+            DataError: root/templates missing or unreadable, a training subject missing from
+                ``templates.pkl``, templates of different vertex counts, ``num_vertices`` not
+                matching the templates, or a region file that does not exist.
+        """
+        if self._spec is None:
+            res = self._resolve()
+            templates = self.templates()
+            tpl_path = self.root / "templates.pkl"
+            for s in res.subjects["train"]:
+                if s not in templates:
+                    raise DataError(
+                        f"{tpl_path}: has no template for training subject '{s}'; "
+                        f"it holds {sorted(templates)}"
+                    )
+            counts = {templates[s].shape[0] for s in res.subjects["train"]}
+            if len(counts) != 1:
+                raise DataError(f"{tpl_path}: training subjects have templates of different vertex counts {sorted(counts)}")
+            num_vertices = counts.pop()
+            if self.num_vertices_arg is not None and int(self.num_vertices_arg) != num_vertices:
+                raise DataError(
+                    f"{tpl_path}: templates have {num_vertices} vertices, expected num_vertices={self.num_vertices_arg}"
+                )
+            regions = self._region_paths()
+            self._spec = MeshDataSpec(
+                dataset=self.preset.name,
+                sample_rate=self.sample_rate,
+                fps=res.fps,
+                speakers=tuple(res.subjects["train"]),
+                num_vertices=num_vertices,
+                lip_region=regions["lip_region"],
+                upper_face_region=regions["upper_face_region"],
+                face_region=regions["face_region"],
+                faces_file=regions["faces_file"],
+            )
+        return self._spec
+
+    # ------------------------------------------------------------------ discovery and checks
+    def records(self, split: str) -> list[SequenceRecord]:
+        """Find and check the sequences of ``split`` (``train``/``val``/``test``) from file headers.
+
+        Cheap: lists the folders, reads each needed vertex file's ``.npy`` header
+        (``np.load(mmap_mode="r")``) and each wav header (``soundfile.info``).
+
+        Returns:
+            The split's :class:`SequenceRecord` list, sorted by name.
+
+        Raises:
+            ConfigError: unknown split.
+            DataError: see the class docstring (each message names the file and what was expected).
+        """
+        import soundfile as sf
+
+        if split not in SPLITS:
+            raise ConfigError(f"split '{split}' is unknown; expected one of {list(SPLITS)}")
+        spec = self.spec
+        res = self._resolve()
+        templates = self.templates()
+        subjects = res.subjects[split]
+        wanted_sentences = res.sentences.get(split)
+        wav_dir, vert_dir = self.root / "wav", self.root / "vertices_npy"
+        npys = {p.stem: p for p in vert_dir.glob("*.npy")}
+        wavs = {p.stem: p for p in wav_dir.glob("*.wav")}
+        subject_set = set(subjects)
+        found: list[SequenceRecord] = []
+        per_subject: dict[str, int] = {s: 0 for s in subjects}
+        for stem in sorted(set(npys) | set(wavs)):
+            subject, _token, sentence = parse_sequence_name(npys.get(stem) or wavs[stem])
+            if subject not in subject_set:
+                continue
+            if wanted_sentences is not None and sentence not in wanted_sentences:
+                continue
+            if stem not in npys or stem not in wavs:
+                have, lack = (npys[stem], wav_dir / f"{stem}.wav") if stem in npys else (wavs[stem], vert_dir / f"{stem}.npy")
+                log.warning("%s: skipped, its partner %s is missing", have, lack)
+                continue
+            if subject not in templates:
+                raise DataError(
+                    f"{self.root / 'templates.pkl'}: has no template for subject '{subject}' "
+                    f"(needed by {npys[stem]}); it holds {sorted(templates)}"
+                )
+            num_vertices = templates[subject].shape[0]
+            if num_vertices != spec.num_vertices:
+                raise DataError(
+                    f"{self.root / 'templates.pkl'}: template of '{subject}' has {num_vertices} vertices, "
+                    f"expected {spec.num_vertices} like the training subjects"
+                )
+            mm = _open_vertices(npys[stem])
+            shape = tuple(mm.shape)
+            del mm
+            ok = (len(shape) == 2 and shape[1] == 3 * num_vertices) or (
+                len(shape) == 3 and shape[1:] == (num_vertices, 3)
+            )
+            if not ok:
+                raise DataError(
+                    f"{npys[stem]}: vertex array has shape {shape}; expected (frames, {3 * num_vertices}) "
+                    f"= (frames, 3 x {num_vertices} vertices of '{subject}' in templates.pkl)"
+                )
+            if shape[0] == 0:
+                raise DataError(f"{npys[stem]}: holds no frames; expected (frames >= 1, {3 * num_vertices})")
+            try:
+                info = sf.info(str(wavs[stem]))
+            except Exception as exc:  # libsndfile raises several kinds
+                raise DataError(
+                    f"{wavs[stem]}: cannot read the audio file ({exc}); expected a WAV file libsndfile reads"
+                ) from exc
+            if info.frames <= 0 or info.samplerate <= 0:
+                raise DataError(f"{wavs[stem]}: holds no audio samples (empty wav); expected speech")
+            audio_s = info.frames / info.samplerate
+            motion_s = shape[0] / res.source_fps
+            tol = max(self.max_length_mismatch, 0.1 * motion_s)
+            if abs(audio_s - motion_s) > tol:
+                raise DataError(
+                    f"{wavs[stem]} lasts {audio_s:.3f} s but {npys[stem]} lasts {motion_s:.3f} s "
+                    f"({shape[0]} frames at {res.source_fps:g} fps); they differ by more than {tol:.3f} s. "
+                    "Check source_fps and that the files belong together"
+                )
+            speaker = spec.speakers.index(subject) if subject in spec.speakers else -1
+            found.append(
+                SequenceRecord(
+                    name=stem,
+                    subject=subject,
+                    sentence=sentence,
+                    wav=wavs[stem],
+                    vertices=npys[stem],
+                    num_source_frames=int(shape[0]),
+                    audio_seconds=float(audio_s),
+                    speaker=speaker,
+                )
+            )
+            per_subject[subject] += 1
+        sent_desc = "all sentences" if wanted_sentences is None else f"sentences {_ranges(wanted_sentences)}"
+        if not found:
+            raise DataError(
+                f"no sequences found for the {split} split of preset '{self.preset.name}' in {vert_dir} "
+                f"and {wav_dir}: expected files <subject>_<seq>.npy/.wav for subjects {list(subjects)}, "
+                f"{sent_desc}"
+            )
+        empty = [s for s, n in per_subject.items() if n == 0]
+        if empty:
+            raise DataError(
+                f"no sequences found in {vert_dir} for {split} subject(s) {empty} of preset "
+                f"'{self.preset.name}' ({sent_desc}); expected files like {empty[0]}_<seq>.npy and .wav"
+            )
+        return found
+
+    # ------------------------------------------------------------------ Lightning hooks
+    def setup(self, stage: str | None = None) -> None:
+        """Discover and check the splits needed by ``stage`` (headers only; errors before training).
+
+        ``fit`` → train + val, ``validate`` → val, ``test`` → test, ``predict`` →
+        ``predict_split``, ``None`` → all three.
+        """
+        needed = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": (self.predict_split,),
+            None: SPLITS,
+        }.get(stage, SPLITS)
+        res = self._resolve()
+        for split in needed:
+            if split in self.datasets:
+                continue
+            self.datasets[split] = MeshSequenceDataset(
+                self.records(split),
+                self.templates(),
+                source_fps=res.source_fps,
+                fps=res.fps,
+                sample_rate=self.sample_rate,
+                max_seconds=self.max_seconds if split == "train" else None,
+            )
+
+    def _loader(self, split: str, *, shuffle: bool, crop: bool = True) -> DataLoader:
+        if split not in self.datasets:
+            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
+        dataset = self.datasets[split]
+        if not crop and dataset.max_seconds is not None:
+            res = self._resolve()
+            dataset = MeshSequenceDataset(
+                dataset.records, dataset.templates, source_fps=res.source_fps, fps=res.fps,
+                sample_rate=self.sample_rate, max_seconds=None,
+            )
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_mesh_batch,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches (random ``max_seconds`` crops when set)."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches of whole sequences, in name order."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches of whole sequences, in name order."""
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Batches of whole sequences of ``predict_split``, in name order."""
+        return self._loader(self.predict_split, shuffle=False, crop=False)
+
+
+def _split_entry(data: dict[str, Any], split: str, src: Path) -> tuple[tuple[str, ...] | None, tuple[int, ...] | None]:
+    """Read one split of ``split.json``.
+
+    Accepted forms: ``{"train": {"subjects": [...], "sentences": [...]}, ...}`` (sentences
+    optional = all) or flat keys ``"train_subjects"`` / ``"train_sentences"``.
+    """
+    entry = data.get(split)
+    if isinstance(entry, dict):
+        subjects, sentences = entry.get("subjects"), entry.get("sentences")
+    else:
+        subjects, sentences = data.get(f"{split}_subjects"), data.get(f"{split}_sentences")
+    if not isinstance(subjects, list) or not subjects or not all(isinstance(s, str) for s in subjects):
+        raise DataError(
+            f"{src}: expected a non-empty list of subject names for the {split} split "
+            f"(\"{split}\": {{\"subjects\": [...], \"sentences\": [...]}})"
+        )
+    if sentences is not None and (
+        not isinstance(sentences, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in sentences)
+    ):
+        raise DataError(f"{src}: the {split} sentences must be a list of integers")
+    return tuple(subjects), (tuple(sentences) if sentences is not None else None)
+
+
+def _ranges(values: Iterable[int]) -> str:
+    """Compact text of an int set: ``[1, 2, 3, 7]`` → ``"1-3, 7"``."""
+    vals = sorted(set(values))
+    parts: list[str] = []
+    i = 0
+    while i < len(vals):
+        j = i
+        while j + 1 < len(vals) and vals[j + 1] == vals[j] + 1:
+            j += 1
+        parts.append(str(vals[i]) if i == j else f"{vals[i]}-{vals[j]}")
+        i = j + 1
+    return ", ".join(parts)

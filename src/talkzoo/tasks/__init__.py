@@ -1,0 +1,6 @@
+"""LightningModule bases, one per task family (see :mod:`talkzoo.tasks.base`)."""
+
+from talkzoo.tasks.base import TalkingFaceTask
+from talkzoo.tasks.mesh import AudioToMeshTask, MeshPrediction
+
+__all__ = ["TalkingFaceTask", "AudioToMeshTask", "MeshPrediction"]
