@@ -50,8 +50,11 @@ Presets (official splits) and their sources
   tests on those plus ``1 4 5 8``), so this preset requires ``train_subjects``,
   ``val_subjects`` and ``test_subjects`` and raises :class:`~talkzoo.errors.ConfigError`
   without them.
-* ``demo`` — the talkzoo demo corpus (``talkzoo data demo --out ROOT``): subjects, sentences and
-  frame rates from ``root/split.json``; regions default to ``root/regions/lip.txt``,
+* ``demo`` — the talkzoo demo corpus (``talkzoo data demo --out ROOT``): subjects and sentences
+  from ``root/split.json`` (its VOCASET-like ``"sentences"`` protocol: held-out speakers; its
+  BIWI-like ``"heldout_sentences"`` protocol is reachable with the subject/sentence overrides),
+  stored and served at 30 fps unless ``split.json`` names ``fps``/``source_fps`` or the
+  ``fps``/``source_fps`` arguments say otherwise; regions default to ``root/regions/lip.txt``,
   ``root/regions/upper_face.txt`` (``root/regions/face.txt`` when present) and
   ``root/faces.npy``.
 * ``custom`` — your own data in the same layout: give the three subject lists (sentences
@@ -737,6 +740,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
             src = self.root / "split.json"
             for split in SPLITS:
                 subjects[split], sentences[split] = _split_entry(data, split, src)
+            # the demo corpus stores motion at its build fps (default 30; split.json may name it)
             source_fps = data.get("source_fps", data.get("fps", 30.0))
             fps = data.get("fps", source_fps)
             try:
@@ -757,11 +761,8 @@ class MeshSequenceDataModule(TalkzooDataModule):
         if fps is None:
             fps = source_fps
         assert fps is not None and source_fps is not None
-        for split in SPLITS:
-            if not subjects[split]:
-                raise ConfigError(f"preset '{preset.name}': no {split} subjects; pass {split}_subjects")
         self._resolved = _Resolved(
-            subjects={k: tuple(v) for k, v in subjects.items() if v is not None},
+            subjects={k: tuple(v) if v is not None else () for k, v in subjects.items()},
             sentences=sentences,
             source_fps=float(source_fps),
             fps=float(fps),
@@ -793,11 +794,13 @@ class MeshSequenceDataModule(TalkzooDataModule):
                 if out[key] is None and (key != "face_region" or path.is_file()):
                     out[key] = str(path)
         for key, value in out.items():
-            if value is not None:
-                file_part = value.split("#", 1)[0] if key != "faces_file" else value
-                if not Path(file_part).expanduser().is_file():
-                    raise DataError(f"{value}: {key} file not found; expected a vertex-index file" if key != "faces_file"
-                                    else f"{value}: faces_file not found; expected a (F, 3) int .npy array")
+            if value is None:
+                continue
+            if key == "faces_file":
+                if not Path(value).expanduser().is_file():
+                    raise DataError(f"{value}: faces_file not found; expected a (F, 3) int .npy triangle array")
+            elif not Path(value.split("#", 1)[0]).expanduser().is_file():  # "<path>#<key>" picks a pickle entry
+                raise DataError(f"{value}: {key} file not found; expected a vertex-index file (.txt, .npy or .pkl)")
         return out
 
     @property
@@ -815,6 +818,11 @@ class MeshSequenceDataModule(TalkzooDataModule):
             res = self._resolve()
             templates = self.templates()
             tpl_path = self.root / "templates.pkl"
+            if not res.subjects["train"]:
+                raise DataError(
+                    f"{self.root / 'split.json' if self.preset.name == 'demo' else self.root}: no training "
+                    "subjects; pass train_subjects"
+                )
             for s in res.subjects["train"]:
                 if s not in templates:
                     raise DataError(
@@ -823,7 +831,9 @@ class MeshSequenceDataModule(TalkzooDataModule):
                     )
             counts = {templates[s].shape[0] for s in res.subjects["train"]}
             if len(counts) != 1:
-                raise DataError(f"{tpl_path}: training subjects have templates of different vertex counts {sorted(counts)}")
+                raise DataError(
+                    f"{tpl_path}: training subjects have templates of different vertex counts {sorted(counts)}"
+                )
             num_vertices = counts.pop()
             if self.num_vertices_arg is not None and int(self.num_vertices_arg) != num_vertices:
                 raise DataError(
@@ -865,6 +875,12 @@ class MeshSequenceDataModule(TalkzooDataModule):
         res = self._resolve()
         templates = self.templates()
         subjects = res.subjects[split]
+        if not subjects:
+            where = f"{self.root / 'split.json'} lists" if self.preset.name == "demo" else "there are"
+            raise DataError(
+                f"{where} no {split} subjects for preset '{self.preset.name}'; pass {split}_subjects "
+                "(a demo corpus needs >= 3 speakers to have val and test subjects)"
+            )
         wanted_sentences = res.sentences.get(split)
         wav_dir, vert_dir = self.root / "wav", self.root / "vertices_npy"
         npys = {p.stem: p for p in vert_dir.glob("*.npy")}
@@ -879,7 +895,10 @@ class MeshSequenceDataModule(TalkzooDataModule):
             if wanted_sentences is not None and sentence not in wanted_sentences:
                 continue
             if stem not in npys or stem not in wavs:
-                have, lack = (npys[stem], wav_dir / f"{stem}.wav") if stem in npys else (wavs[stem], vert_dir / f"{stem}.npy")
+                if stem in npys:
+                    have, lack = npys[stem], wav_dir / f"{stem}.wav"
+                else:
+                    have, lack = wavs[stem], vert_dir / f"{stem}.npy"
                 log.warning("%s: skipped, its partner %s is missing", have, lack)
                 continue
             if subject not in templates:
@@ -1018,22 +1037,25 @@ class MeshSequenceDataModule(TalkzooDataModule):
         return self._loader(self.predict_split, shuffle=False, crop=False)
 
 
-def _split_entry(data: dict[str, Any], split: str, src: Path) -> tuple[tuple[str, ...] | None, tuple[int, ...] | None]:
+def _split_entry(data: dict[str, Any], split: str, src: Path) -> tuple[tuple[str, ...], tuple[int, ...] | None]:
     """Read one split of ``split.json``.
 
-    Accepted forms: ``{"train": {"subjects": [...], "sentences": [...]}, ...}`` (sentences
-    optional = all) or flat keys ``"train_subjects"`` / ``"train_sentences"``.
+    The demo corpus writes (:func:`talkzoo.data.demo3d.corpus.demo_split`)
+    ``{"train": [subject, ...], "val": [...], "test": [...], "sentences": {"train": [int, ...],
+    "val": [...], "test": [...]}, "heldout_sentences": {...}}``; the subject lists and the
+    ``"sentences"`` protocol (VOCASET-like: held-out speakers) are used. Also accepted:
+    ``{"train": {"subjects": [...], "sentences": [...]}, ...}``. Missing sentences = all; an
+    empty subject list is allowed here and reported when that split is set up.
     """
-    entry = data.get(split)
+    entry = data.get(split, [])
     if isinstance(entry, dict):
-        subjects, sentences = entry.get("subjects"), entry.get("sentences")
+        subjects, sentences = entry.get("subjects", []), entry.get("sentences")
     else:
-        subjects, sentences = data.get(f"{split}_subjects"), data.get(f"{split}_sentences")
-    if not isinstance(subjects, list) or not subjects or not all(isinstance(s, str) for s in subjects):
-        raise DataError(
-            f"{src}: expected a non-empty list of subject names for the {split} split "
-            f"(\"{split}\": {{\"subjects\": [...], \"sentences\": [...]}})"
-        )
+        subjects = entry
+        table = data.get("sentences")
+        sentences = table.get(split) if isinstance(table, dict) else None
+    if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
+        raise DataError(f"{src}: expected a list of subject names for the {split} split (\"{split}\": [...])")
     if sentences is not None and (
         not isinstance(sentences, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in sentences)
     ):

@@ -27,6 +27,10 @@ from talkzoo.data.spec import DataSpec
 from talkzoo.errors import ConfigError, FamilyMismatchError
 
 
+#: hyper-parameter key under which a checkpoint records the model's import path.
+CLASS_PATH_KEY = "_talkzoo_class_path"
+
+
 def _adam(params: Any) -> torch.optim.Optimizer:
     """Default optimizer: Adam with lr 1e-4 (the FaceFormer/DualTalker setting)."""
     return torch.optim.Adam(params, lr=1e-4)
@@ -68,6 +72,8 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
         # Callables from the config are not checkpoint material; the spec is stored as a dict.
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "spec"])
         self.hparams["spec"] = None if self.spec is None else self.spec.to_dict()
+        # Lets `talkzoo animate` and `talkzoo.checkpoints.load_model` rebuild the right class.
+        self.hparams[CLASS_PATH_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     # ------------------------------------------------------------------ spec
     @classmethod

@@ -13,7 +13,6 @@ Contract of the family:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -157,14 +156,16 @@ class AudioToMeshTask(TalkingFaceTask):
         if self.spec is None:
             return None
         spec = self.mesh_spec
-        metrics: dict[str, Any] = {}
-        metrics["MVE"] = MeanVertexError()
+        metrics: list[Any] = [MeanVertexError()]
         if spec.lip_region:
-            metrics["LVE"] = LipVertexError(region=spec.lip_region, region_name=_region_name(spec, spec.lip_region))
+            metrics.append(LipVertexError(region=spec.lip_region, region_name=_region_name(spec, spec.lip_region)))
         if spec.upper_face_region:
-            metrics["FDD"] = UpperFaceDynamicsDeviation(
-                region=spec.upper_face_region, region_name=_region_name(spec, spec.upper_face_region)
+            metrics.append(
+                UpperFaceDynamicsDeviation(
+                    region=spec.upper_face_region, region_name=_region_name(spec, spec.upper_face_region)
+                )
             )
+        metrics = {m.log_name: m for m in metrics}
         return MetricCollection(metrics, compute_groups=False)
 
     def predict_for_metrics(self, batch: MeshBatch) -> Tensor:
@@ -210,6 +211,3 @@ def _region_name(spec: MeshDataSpec, path: str) -> str:
     return f"{stem}-{spec.dataset}" if spec.dataset and spec.dataset not in stem else stem
 
 
-def num_frames_at(duration_s: float, fps: float) -> int:
-    """Frames covering ``duration_s`` seconds at ``fps`` (rounded, at least 1)."""
-    return max(1, int(math.floor(duration_s * fps + 0.5)))

@@ -163,8 +163,9 @@ def write_mesh_layout(
       datamodule's 60→30 decimation is exercised);
     * ``biwi``: F1-F8, M1-M6, ``e01``/``e33``/``e37`` (train/val/test), 25 fps;
     * ``multiface``: subjects ``1``-``13``, ``01``/``41``/``46``, 30 fps;
-    * ``demo``: four ``DemoVoice_*`` subjects, sentences 1-3, 30 fps, with ``split.json``
-      (train: all subjects sentence 1-2 … see the file) and region files.
+    * ``demo``: four ``DemoVoice_*`` subjects, sentences 1-3, 30 fps, with region files and a
+      ``split.json`` in the demo corpus' structure (last subject test, the one before val, the
+      rest train; train sentences all, val/test the second half).
 
     Args:
         directory: folder to create (may exist).
@@ -215,12 +216,16 @@ def write_mesh_layout(
         _regions(root, templates[subjects[0]])
     if preset == "demo":
         subs = list(subjects)
+        # the structure talkzoo.data.demo3d writes (demo_split): last speaker test, the one before
+        # val, the rest train; VOCASET-like sentences (second half for val/test)
+        sents = sorted(sentences)
+        half = sents[len(sents) // 2 :]
         split = {
-            "fps": fps,
-            "source_fps": fps,
-            "train": {"subjects": subs[:-1], "sentences": list(sentences[:-1]) or list(sentences)},
-            "val": {"subjects": subs[:-1], "sentences": list(sentences[-1:])},
-            "test": {"subjects": subs[-1:], "sentences": list(sentences)},
+            "train": subs[:-2],
+            "val": subs[-2:-1],
+            "test": subs[-1:],
+            "sentences": {"train": sents, "val": half, "test": half},
+            "heldout_sentences": {"subjects": subs[:-2], "train": sents[:-2], "val": sents[-2:-1], "test": sents[-1:]},
         }
         (root / "split.json").write_text(json.dumps(split, indent=2))
     return root
@@ -286,7 +291,8 @@ def write_vocaset_release(
             row += n
             k += 1
     np.save(root / "data_verts.npy", np.concatenate(chunks).astype(np.float32))
-    for name, obj in (("raw_audio_fixed.pkl", raw_audio), ("subj_seq_to_idx.pkl", seq_index), ("templates.pkl", templates)):
+    pickles = {"raw_audio_fixed.pkl": raw_audio, "subj_seq_to_idx.pkl": seq_index, "templates.pkl": templates}
+    for name, obj in pickles.items():
         with open(root / name, "wb") as fh:
             pickle.dump(obj, fh, protocol=2)
     return root

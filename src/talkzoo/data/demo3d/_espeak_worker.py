@@ -5,10 +5,11 @@ Run as a fresh ``python -I -S`` process per utterance by :mod:`talkzoo.data.demo
 synthesis state between calls (measured: the same sentence in the same voice gives different
 samples and lengths on the 1st, 2nd and 3rd call in one process, and neither
 ``espeak_Terminate``/``espeak_Initialize`` nor ``espeak_ng_SetRandSeed`` resets it), while the
-first synthesis in a fresh process is byte-identical across runs.
+first synthesis in a fresh process, with the noise seed fixed (``espeak_ng_SetRandSeed``;
+otherwise breathy variants such as ``f2`` differ from run to run), is byte-identical across runs.
 
 stdin: one JSON object ``{"lib": path of libespeak-ng, "data": espeak-ng-data folder,
-"voice": e.g. "en+m1", "rate": words/min, "pitch": 0-100, "range": 0-100, "text": str}``.
+"voice": e.g. "en+m1", "seed": noise seed (int), "rate": words/min, "pitch": 0-100, "range": 0-100, "text": str}``.
 stdout: one JSON header line ``{"sample_rate": 22050, "num_samples": n, "phonemes":
 [[mnemonic, start_sample], ...], "words": [start_sample, ...]}`` followed by ``n`` int16
 little-endian samples (mono). Errors: exit status 3 with a message on stderr.
@@ -52,6 +53,11 @@ def main() -> None:
     rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, job["data"].encode(), INITIALIZE_PHONEME_EVENTS)
     if rate <= 0:
         sys.exit(f"espeak_Initialize failed ({rate}) with data path {job['data']}")
+    # breathy variants (f2, f3, ...) add noise from eSpeak's random generator, which is seeded
+    # differently from run to run (measured): fix the seed so the noise is reproducible
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed(int(job.get("seed", 1)))
     chunks, phonemes, words = [], [], []
 
     @ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))

@@ -60,7 +60,8 @@ def _espeak_paths() -> tuple[str, str]:
     return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
 
 
-def synthesize(text: str, voice: str, *, rate: int = 160, pitch: int = 50, pitch_range: int = 50) -> Utterance:
+def synthesize(text: str, voice: str, *, rate: int = 160, pitch: int = 50, pitch_range: int = 50,
+               noise_seed: int = 1) -> Utterance:
     """Speak ``text`` with eSpeak NG and return the waveform and its phoneme timings.
 
     Args:
@@ -69,6 +70,7 @@ def synthesize(text: str, voice: str, *, rate: int = 160, pitch: int = 50, pitch
         rate: speaking rate in words per minute (eSpeak accepts 80-450).
         pitch: base pitch, 0-100 (eSpeak's default 50).
         pitch_range: pitch range (intonation), 0-100.
+        noise_seed: seed of eSpeak's noise generator (breathy voice variants use it).
 
     Returns:
         an :class:`Utterance` (22050 Hz int16 samples, phoneme start times in seconds).
@@ -79,7 +81,7 @@ def synthesize(text: str, voice: str, *, rate: int = 160, pitch: int = 50, pitch
     """
     lib, data = _espeak_paths()
     job = json.dumps({"lib": lib, "data": data, "voice": voice, "rate": rate, "pitch": pitch,
-                      "range": pitch_range, "text": text})
+                      "range": pitch_range, "seed": int(noise_seed), "text": text})
     proc = subprocess.run([sys.executable, "-I", "-S", str(_WORKER)], input=job.encode("utf-8"),
                           capture_output=True, check=False)
     if proc.returncode != 0:

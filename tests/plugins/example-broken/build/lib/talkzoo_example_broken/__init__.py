@@ -1,0 +1,1 @@
+"""A deliberately broken plugin: its metadata module fails to import."""

@@ -1,0 +1,19 @@
+"""Plugin metadata (imports no torch)."""
+
+from talkzoo.plugins import ModelInfo, PluginInfo
+
+PLUGIN = PluginInfo(
+    api_version=1,
+    description="Example third-party plugin used by talkzoo's tests",
+    models=(
+        ModelInfo(
+            name="example-reenact",
+            class_path="talkzoo_example_reenact.model.TinyReenactModel",
+            family="video-to-video",
+            paper="(example model, no paper)",
+            licence="Apache-2.0",
+            recipes=(),
+            description="A tiny model that proves third-party plugins work without core changes",
+        ),
+    ),
+)
