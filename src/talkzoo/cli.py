@@ -179,6 +179,11 @@ def cmd_data(argv: list[str]) -> int:
     if args.action == "demo":
         from talkzoo.data.demo3d import build_demo_corpus
 
+        done = Path(args.out)
+        if not args.overwrite and (done / "split.json").is_file() and (done / "templates.pkl").is_file():
+            print(f"demo corpus already present in {done} (pass --overwrite to rebuild it)")
+            return 0
+
         out = build_demo_corpus(
             args.out,
             num_speakers=args.speakers,

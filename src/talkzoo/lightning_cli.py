@@ -217,6 +217,21 @@ def _short_parser_error(message: str) -> str:
     return "; ".join(dict.fromkeys(keep or lines[:3]))
 
 
+def _resolve_ckpt_path(argv: list[str]) -> list[str]:
+    """Let ``--ckpt_path`` name a run folder: it becomes the newest checkpoint below it."""
+    from talkzoo.checkpoints import resolve_checkpoint
+
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--ckpt_path" and i + 1 < len(out) and out[i + 1] not in ("best", "last", "hpc", "registry"):
+            out[i + 1] = str(resolve_checkpoint(out[i + 1]))
+        elif arg.startswith("--ckpt_path="):
+            value = arg.split("=", 1)[1]
+            if value not in ("best", "last", "hpc", "registry"):
+                out[i] = f"--ckpt_path={resolve_checkpoint(value)}"
+    return out
+
+
 def run_lightning(argv: list[str]) -> int:
     """Run ``talkzoo fit|validate|test|predict`` through LightningCLI.
 
@@ -236,6 +251,7 @@ def run_lightning(argv: list[str]) -> int:
 
     if not any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config") for a in argv):
         preflight(argv)
+    argv = _resolve_ckpt_path(argv)
     cli_class = _build_cli_class()
     verb = argv[0]
     warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")

@@ -850,6 +850,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
                 upper_face_region=regions["upper_face_region"],
                 face_region=regions["face_region"],
                 faces_file=regions["faces_file"],
+                templates_file=str((self.root / "templates.pkl").resolve()),
             )
         return self._spec
 

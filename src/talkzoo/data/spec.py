@@ -63,6 +63,8 @@ class MeshDataSpec(DataSpec):
         face_region: path of the face-region vertex-index file (OT-Talk's face error), or ``None``.
         faces_file: path of a ``.npy`` ``(F, 3)`` int triangle array of the topology, or ``None``
             (needed by rendering and by losses on surfaces).
+        templates_file: path of the dataset's ``templates.pkl``, or ``None`` (lets
+            ``talkzoo animate --subject S`` find a subject's template from a checkpoint alone).
     """
 
     num_vertices: int = 0
@@ -70,6 +72,7 @@ class MeshDataSpec(DataSpec):
     upper_face_region: str | None = None
     face_region: str | None = None
     faces_file: str | None = None
+    templates_file: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "family", FAMILY_MESH)

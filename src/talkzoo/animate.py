@@ -1,0 +1,215 @@
+"""``talkzoo animate``: a trained audio → mesh checkpoint plus speech → vertices (.npy) and an mp4.
+
+    talkzoo animate --ckpt runs/dualtalker_demo --audio speech.wav --subject DemoSpeaker_ensc_f3 --out outputs/
+
+Any audio file soundfile reads (wav, flac, ogg, mp3), any sample rate, mono or stereo: it is mixed
+to mono and resampled to the model's rate. Any length: the model's ``generate()`` decides how it
+covers long audio. Outputs, named after the audio file, go to ``--out``:
+
+* ``<stem>.npy`` — ``(T, V, 3)`` float32 vertex positions in metres at the model's fps;
+* ``<stem>.mp4`` — the rendered mesh with the audio track (H.264 + AAC), unless ``--no-render``.
+
+Existing outputs are never overwritten unless ``--overwrite`` is given; each file is written to a
+temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from talkzoo.errors import ConfigError, DataError
+
+
+def _load_template(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A template from ``.npy`` ``(V, 3)`` (faces: none) or a mesh file read by trimesh."""
+    if not path.is_file():
+        raise DataError(f"template '{path}' does not exist")
+    if path.suffix == ".npy":
+        vertices = np.load(path, allow_pickle=False)
+        faces = None
+    else:
+        import trimesh
+
+        try:
+            mesh = trimesh.load(path, force="mesh", process=False)
+        except Exception as exc:  # noqa: BLE001
+            raise DataError(f"template '{path}' is not a readable mesh: {exc}") from None
+        vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    vertices = np.asarray(vertices, dtype=np.float32)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise DataError(f"template '{path}' must hold (V, 3) vertices, got shape {vertices.shape}")
+    return vertices, faces
+
+
+def _faces_for(spec, num_vertices: int, explicit: np.ndarray | None) -> np.ndarray | None:
+    if explicit is not None:
+        return explicit
+    if spec.faces_file and Path(spec.faces_file).is_file():
+        return np.load(spec.faces_file, allow_pickle=False)
+    asset = Path(__file__).parent / "assets" / "face" / "faces.npy"
+    if num_vertices == 468 and asset.is_file():
+        return np.load(asset, allow_pickle=False)
+    return None
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def animate(
+    ckpt: str | Path,
+    audio: str | Path,
+    out: str | Path,
+    subject: str | None = None,
+    template: str | Path | None = None,
+    templates_file: str | Path | None = None,
+    speaker: str | None = None,
+    render: bool = True,
+    overwrite: bool = False,
+    size: int = 512,
+) -> dict[str, Path]:
+    """Animate a template from speech with a trained audio → mesh model.
+
+    Args:
+        ckpt: checkpoint file or run folder (newest ``last.ckpt`` below it).
+        audio: speech file (wav/flac/ogg/mp3, any rate, mono or stereo).
+        out: output folder.
+        subject: subject whose template is read from ``templates_file`` (default: the training
+            dataset's ``templates.pkl`` recorded in the checkpoint's spec).
+        template: a template mesh instead: ``.npy`` ``(V, 3)`` metres, or ``.obj``/``.ply``.
+        templates_file: a ``templates.pkl`` to read ``subject`` from.
+        speaker: training speaker whose style conditions the motion (default: the model's
+            ``unseen_speaker``).
+        render: also write the mp4.
+        overwrite: replace existing outputs.
+        size: rendered frame height/width in pixels.
+
+    Returns:
+        ``{"vertices": Path, "video": Path}`` (``video`` only when rendered).
+
+    Raises:
+        ConfigError: neither or both of subject/template; an unknown speaker; not a mesh model.
+        DataError: unreadable audio/template/checkpoint; a template with the wrong vertex count;
+            outputs exist and ``overwrite`` is not set.
+    """
+    import torch
+
+    from talkzoo.audio.io import load_audio
+    from talkzoo.checkpoints import load_model
+    from talkzoo.data.mesh import read_templates
+    from talkzoo.tasks.mesh import AudioToMeshTask
+
+    if (subject is None) == (template is None):
+        raise ConfigError("give exactly one of --subject (a subject of templates.pkl) or --template (a mesh file)")
+    model = load_model(ckpt)
+    if not isinstance(model, AudioToMeshTask):
+        raise ConfigError(f"checkpoint '{ckpt}' holds a {model.family} model; `talkzoo animate` needs an audio-to-mesh model")
+    spec = model.mesh_spec
+    faces = None
+    if template is not None:
+        vertices, faces = _load_template(Path(template))
+        source = str(template)
+    else:
+        table = templates_file or spec.templates_file
+        if not table:
+            raise ConfigError("the checkpoint records no templates.pkl; pass --templates PATH or --template MESH")
+        templates = read_templates(table)
+        if subject not in templates:
+            raise DataError(f"subject '{subject}' is not in '{table}'; it holds: {', '.join(sorted(templates))}")
+        vertices = np.asarray(templates[subject], dtype=np.float32)
+        source = f"{table}[{subject}]"
+    if vertices.shape[0] != spec.num_vertices:
+        raise DataError(
+            f"template {source} has {vertices.shape[0]} vertices but the model was trained on {spec.num_vertices}"
+        )
+    speaker_id = -1
+    if speaker is not None:
+        if speaker not in spec.speakers:
+            raise ConfigError(f"speaker '{speaker}' is not a training speaker; expected one of {list(spec.speakers)}")
+        speaker_id = spec.speakers.index(speaker)
+
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(audio).stem
+    targets = {"vertices": out_dir / f"{stem}.npy"}
+    if render:
+        targets["video"] = out_dir / f"{stem}.mp4"
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not overwrite:
+        raise DataError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace, or choose another --out")
+
+    waveform = load_audio(audio, sample_rate=spec.sample_rate)
+    with torch.no_grad():
+        motion = model.generate(
+            waveform[None],
+            torch.from_numpy(vertices)[None],
+            speaker=torch.tensor([speaker_id]),
+        )[0]
+    motion_np = motion.float().cpu().numpy()
+    _atomic_save_npy(targets["vertices"], motion_np)
+    if render:
+        from talkzoo.render import render_mesh_sequence
+
+        faces = _faces_for(spec, spec.num_vertices, faces)
+        if faces is None:
+            raise DataError(
+                "no triangle list for rendering: the checkpoint's spec names no faces file; pass --template MESH.obj "
+                "(its faces are used) or --no-render"
+            )
+        render_mesh_sequence(
+            motion_np,
+            faces,
+            fps=spec.fps,
+            audio=waveform.numpy(),
+            sample_rate=spec.sample_rate,
+            out_path=targets["video"],
+            size=size,
+            title=f"{stem} ({model.__class__.__name__})",
+        )
+    return targets
+
+
+def main(argv: list[str]) -> int:
+    """Command-line front-end of :func:`animate` (``talkzoo animate --help``)."""
+    parser = argparse.ArgumentParser(
+        prog="talkzoo animate", description="Animate a face mesh from speech with a trained checkpoint."
+    )
+    parser.add_argument("--ckpt", required=True, help="checkpoint file or run folder")
+    parser.add_argument("--audio", required=True, help="speech file (wav/flac/ogg/mp3; any rate; mono or stereo)")
+    parser.add_argument("--out", required=True, help="output folder for <audio stem>.npy and .mp4")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--subject", help="subject of the training dataset's templates.pkl")
+    who.add_argument("--template", help="template mesh (.npy (V,3) metres, .obj, .ply)")
+    parser.add_argument("--templates", help="templates.pkl to read --subject from (default: the training data's)")
+    parser.add_argument("--speaker", help="training speaker whose style to use")
+    parser.add_argument("--size", type=int, default=512, help="video frame size in pixels")
+    parser.add_argument("--no-render", action="store_true", help="write only the .npy")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    args = parser.parse_args(argv)
+    targets = animate(
+        args.ckpt,
+        args.audio,
+        args.out,
+        subject=args.subject,
+        template=args.template,
+        templates_file=args.templates,
+        speaker=args.speaker,
+        render=not args.no_render,
+        overwrite=args.overwrite,
+        size=args.size,
+    )
+    for kind, path in targets.items():
+        print(f"{kind}: {path}")
+    return 0
