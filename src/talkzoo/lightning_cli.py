@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from talkzoo.errors import ConfigError, FamilyMismatchError
+from talkzoo.errors import ConfigError, FamilyMismatchError, TalkzooError
 
 TOP_LEVEL_KEYS = (
     "seed_everything",
@@ -217,6 +217,17 @@ def _short_parser_error(message: str) -> str:
     return "; ".join(dict.fromkeys(keep or lines[:3]))
 
 
+def _talkzoo_cause(exc: BaseException) -> TalkzooError | None:
+    """The first talkzoo error in ``exc``'s cause/context chain (jsonargparse wraps them)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, TalkzooError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _resolve_ckpt_path(argv: list[str]) -> list[str]:
     """Let ``--ckpt_path`` name a run folder: it becomes the newest checkpoint below it."""
     from talkzoo.checkpoints import resolve_checkpoint
@@ -245,6 +256,7 @@ def run_lightning(argv: list[str]) -> int:
         ConfigError: for recipe mistakes found by :func:`preflight` or reported by the parser.
     """
     from jsonargparse import ArgumentError
+    from lightning.pytorch.cli import SaveConfigCallback
 
     from talkzoo.data.base import TalkzooDataModule
     from talkzoo.tasks.base import TalkingFaceTask
@@ -263,12 +275,21 @@ def run_lightning(argv: list[str]) -> int:
             subclass_mode_data=True,
             args=argv,
             parser_kwargs={verb: {"exit_on_error": False}},
+            # Only training runs save their resolved config (into the run's versioned folder).
+            save_config_callback=SaveConfigCallback if verb == "fit" else None,
             save_config_kwargs={"overwrite": False},
             auto_configure_optimizers=False,
         )
     except ArgumentError as exc:
         raise ConfigError(_short_parser_error(str(exc))) from None
-    except RuntimeError as exc:
+    except TalkzooError:
+        raise
+    except Exception as exc:
+        found = _talkzoo_cause(exc)
+        if found is not None:
+            raise found from None
+        if not isinstance(exc, RuntimeError):
+            raise
         if "SaveConfigCallback expected" in str(exc):
             target = str(exc).split("expected ", 1)[1].split(" to NOT exist", 1)[0]
             raise ConfigError(

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from talkzoo.modules import RecordsConfig
 
 from talkzoo.errors import ConfigError, DataError, MissingWeightsError
 
@@ -133,7 +134,7 @@ def _mask_from_lengths(lengths: Tensor, size: int) -> Tensor:
     return torch.arange(size, device=lengths.device)[None, :] < lengths[:, None]
 
 
-class AudioEncoder(nn.Module):
+class AudioEncoder(RecordsConfig, nn.Module):
     """Interface of every talkzoo speech front-end.
 
     Attributes:

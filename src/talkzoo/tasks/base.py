@@ -13,6 +13,8 @@ predict output; a model plugin subclasses one family base and implements
 from __future__ import annotations
 
 import abc
+import inspect
+import warnings
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, ClassVar
@@ -20,11 +22,13 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities.parsing import collect_init_args
 from torch import Tensor
 from torchmetrics import MetricCollection
 
 from talkzoo.data.spec import DataSpec
 from talkzoo.errors import ConfigError, FamilyMismatchError
+from talkzoo.modules import module_config
 
 
 #: hyper-parameter key under which a checkpoint records the model's import path.
@@ -50,8 +54,11 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
     Raises:
         FamilyMismatchError: if ``spec`` belongs to another task family than the model.
 
-    Subclasses set the class attributes ``family`` and ``spec_class`` (family bases do this) and
-    implement :meth:`configure_model`, :meth:`compute_losses` and :meth:`generate`.
+    Subclasses set the class attributes ``family`` and ``spec_class`` (family bases do this),
+    build their layers in ``__init__`` and implement :meth:`compute_losses` and :meth:`generate`.
+    A component passed as a module argument (a speech encoder) should inherit
+    :class:`talkzoo.modules.RecordsConfig` and be turned back from its recorded config with
+    :func:`talkzoo.modules.build_module` at the top of ``__init__``, so checkpoints rebuild it.
     """
 
     #: task family of the model, one of :data:`talkzoo.data.spec.FAMILIES`.
@@ -69,9 +76,22 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
         self.spec = self._coerce_spec(spec)
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
-        # Callables from the config are not checkpoint material; the spec is stored as a dict.
-        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "spec"])
+        # Callables from the config are not checkpoint material; the spec is stored as a dict;
+        # injected modules (e.g. the speech encoder) are stored as the config that rebuilds them.
+        init_args: dict[str, Any] = {}
+        for level in collect_init_args(inspect.currentframe(), []):
+            init_args.update(level)
+        modules = {k: v for k, v in init_args.items() if isinstance(v, torch.nn.Module)}
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "spec", *modules])
         self.hparams["spec"] = None if self.spec is None else self.spec.to_dict()
+        for name, module in modules.items():
+            self.hparams[name] = module_config(module)
+            if self.hparams[name] is None:
+                warnings.warn(
+                    f"{type(self).__name__}: argument '{name}' ({type(module).__name__}) does not record its "
+                    "configuration (talkzoo.modules.RecordsConfig); pass it again when loading a checkpoint",
+                    stacklevel=2,
+                )
         # Lets `talkzoo animate` and `talkzoo.checkpoints.load_model` rebuild the right class.
         self.hparams[CLASS_PATH_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 

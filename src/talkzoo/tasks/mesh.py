@@ -13,6 +13,7 @@ Contract of the family:
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,8 +63,8 @@ class AudioToMeshTask(TalkingFaceTask):
         FamilyMismatchError: for a spec of another family.
         ConfigError: if ``unseen_speaker`` is not a training speaker.
 
-    Subclasses implement :meth:`configure_model` (called at construction), :meth:`compute_losses`
-    and :meth:`generate`.
+    Subclasses build their layers in ``__init__`` and implement :meth:`compute_losses` and
+    :meth:`generate`.
     """
 
     family: ClassVar[str] = FAMILY_MESH
@@ -181,7 +182,7 @@ class AudioToMeshTask(TalkingFaceTask):
     def update_metrics(self, collection: MetricCollection, prediction: Tensor, batch: MeshBatch) -> None:
         """Update every metric with masked predictions; FDD-type metrics also get the template."""
         for metric in collection.values():
-            if getattr(metric, "needs_template", False):
+            if "template" in inspect.signature(metric.update).parameters:
                 metric.update(prediction, batch.vertices, batch.template, mask=batch.frame_mask)
             else:
                 metric.update(prediction, batch.vertices, mask=batch.frame_mask)

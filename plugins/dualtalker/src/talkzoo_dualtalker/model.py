@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from talkzoo.data.batch import MeshBatch
 from talkzoo.data.spec import MeshDataSpec
+from talkzoo.modules import build_module
 from talkzoo.errors import ConfigError, DataError
 from talkzoo.tasks.base import _adam
 from talkzoo.tasks.mesh import AudioToMeshTask
@@ -153,10 +154,9 @@ class DualTalker(AudioToMeshTask):
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
     ) -> None:
+        # From a checkpoint the encoder arrives as its recorded {"class_path", "init_args"} config.
+        audio_encoder = build_module(audio_encoder)
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler, unseen_speaker=unseen_speaker)
-        # The encoder is a sub-module (saved in the state dict); keep it out of the hyper-parameters.
-        self.save_hyperparameters(ignore=["spec", "optimizer", "lr_scheduler", "audio_encoder"])
-        self.hparams["spec"] = None if self.spec is None else self.spec.to_dict()
         spec_ = self.mesh_spec
         if spec_.num_vertices < 1:
             raise ConfigError(f"DualTalker needs spec.num_vertices >= 1, got {spec_.num_vertices}")

@@ -6,6 +6,7 @@ hierarchy level ``l``, ``C`` channels.
 
 from __future__ import annotations
 
+import io
 import math
 from typing import Any
 
@@ -24,7 +25,7 @@ class MeshHierarchyBuffers(nn.Module):
 
     The level sizes are fixed at construction (so layer shapes are known before the template is
     seen); the hierarchy itself is set later with :meth:`set_hierarchy`, and travels in
-    checkpoints as this module's *extra state* (a dict of tensors), so a loaded model needs no
+    checkpoints as this module's *extra state* (one uint8 tensor holding an ``.npz`` archive), so a loaded model needs no
     template and no recomputation.
 
     Args:
@@ -87,16 +88,19 @@ class MeshHierarchyBuffers(nn.Module):
         return None if self._arrays is None else MeshHierarchy.from_arrays(self._arrays)
 
     def get_extra_state(self) -> Any:  # noqa: D102 - torch hook: saved in the state dict
+        # One uint8 tensor (an ``.npz`` archive of :meth:`MeshHierarchy.to_arrays`; empty before
+        # :meth:`set_hierarchy`), so that the state dict stays a mapping of tensors.
         if self._arrays is None:
-            return {"ready": torch.tensor(0)}
-        state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self._arrays.items()}
-        state["ready"] = torch.tensor(1)
-        return state
+            return torch.zeros(0, dtype=torch.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **self._arrays)
+        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
 
     def set_extra_state(self, state: Any) -> None:  # noqa: D102 - torch hook: restores the hierarchy
-        if not isinstance(state, dict) or int(state.get("ready", 0)) == 0:
+        if not isinstance(state, Tensor) or state.numel() == 0:
             return
-        arrays = {k: v.cpu().numpy() for k, v in state.items() if k != "ready"}
+        with np.load(io.BytesIO(state.cpu().numpy().tobytes()), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
         self.set_hierarchy(MeshHierarchy.from_arrays(arrays))
 
 

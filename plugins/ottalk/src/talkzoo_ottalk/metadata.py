@@ -1,0 +1,53 @@
+"""Plugin metadata of talkzoo-ottalk (entry point ``talkzoo.plugins: ottalk``). Imports no torch.
+
+Parameter count of :class:`talkzoo_ottalk.model.OTTalk` in its default (paper-shaped) configuration
+on VOCASET (5023 vertices; K=6, channels 16/16/32, latent 32, d_model 128, 2 transformer layers,
+50 PCA components) with the HuBERT Large front-end (``HubertModel`` of the large config,
+315,438,720 parameters): 2,119,996 OT-Talk parameters + the encoder. Built by
+:func:`talkzoo_ottalk.model.build_parameter_count_model`; the test
+``tests/test_model.py::test_parameter_count_matches_metadata`` rebuilds the OT-Talk part.
+"""
+
+from __future__ import annotations
+
+from talkzoo.plugins import ModelInfo, PluginInfo, WeightsInfo
+
+#: parameters of the HuBERT Large front-end (transformers ``HubertModel``, large config).
+HUBERT_LARGE_PARAMETERS = 315_438_720
+#: parameters of OT-Talk itself (everything but the speech front-end), VOCASET topology.
+OTTALK_HEAD_PARAMETERS = {"vocaset": 2_119_996}
+#: total parameters of the paper configuration.
+PARAMETERS = {name: HUBERT_LARGE_PARAMETERS + n for name, n in OTTALK_HEAD_PARAMETERS.items()}
+
+PLUGIN = PluginInfo(
+    api_version=1,
+    homepage="https://arxiv.org/abs/2505.01932",
+    description="OT-Talk: speech-driven 3D talking heads with ChebNet mesh features and a sliced-Wasserstein loss",
+    models=(
+        ModelInfo(
+            name="ottalk",
+            class_path="talkzoo_ottalk.model.OTTalk",
+            family="audio-to-mesh",
+            paper="OT-Talk: Animating 3D Talking Head with Optimal Transportation",
+            arxiv="2505.01932",
+            licence="Apache-2.0 (our implementation; no official code exists)",
+            recipes=("ottalk_voca", "ottalk_demo"),
+            weights=(
+                WeightsInfo(
+                    name="facebook/hubert-large-ls960-ft",
+                    description=(
+                        "HuBERT Large speech encoder (24 layers, 1024-d); the paper names 'Hubert Large' but not "
+                        "the checkpoint (the LibriSpeech-960 fine-tuned one is assumed)"
+                    ),
+                    source="https://huggingface.co/facebook/hubert-large-ls960-ft",
+                    licence="Apache-2.0",
+                ),
+            ),
+            parameters=dict(PARAMETERS),
+            description=(
+                "Non-autoregressive audio-to-mesh model: HuBERT + TCN + transformer audio branch, ChebNet template "
+                "encoder, PCA-initialised linear motion + ChebNet refinement, sliced-Wasserstein mesh loss"
+            ),
+        ),
+    ),
+)

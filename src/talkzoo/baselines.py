@@ -1,0 +1,90 @@
+"""Reference baselines of the audio → 3D mesh family, evaluated like any model.
+
+Both ignore the audio. They are the rows every 3D result is compared against (issues #4-#6):
+
+* :class:`StaticTemplate` — every frame is the subject's neutral template (zero motion).
+* :class:`MeanTrainingMotion` — every frame is the template plus the mean displacement of all
+  training frames, per vertex (the best constant offset in the least-squares sense).
+
+    talkzoo test --config recipes/baseline_static_demo.yaml
+    talkzoo test --config recipes/baseline_mean_demo.yaml
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from talkzoo.data.batch import MeshBatch
+from talkzoo.data.spec import MeshDataSpec
+from talkzoo.tasks.mesh import AudioToMeshTask
+
+
+class StaticTemplate(AudioToMeshTask):
+    """Zero-motion baseline: ``vertices[t] = template`` for every frame.
+
+    Args:
+        spec: mesh data spec (linked from the datamodule).
+    """
+
+    def __init__(self, spec: MeshDataSpec | dict | None = None) -> None:
+        super().__init__(spec=spec)
+        self._dummy = nn.Parameter(torch.zeros(()))  # Lightning needs a parameter to build an optimizer
+
+    def generate(self, audio: Tensor, template: Tensor, speaker: Tensor | None = None, num_frames: int | None = None, audio_mask: Tensor | None = None) -> Tensor:
+        """``(B, T, V, 3)`` copies of ``template`` (metres); ``T`` from ``num_frames`` or the audio."""
+        frames = num_frames or int(self.frames_for_audio(audio.shape[1]))
+        return template[:, None].expand(-1, frames, -1, -1).clone()
+
+    def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
+        """Masked MSE (m²) of the prediction; not trainable (the term carries no gradient)."""
+        pred = self.generate(batch.audio, batch.template, num_frames=batch.vertices.shape[1])
+        mask = batch.frame_mask[:, :, None, None].to(pred.dtype)
+        mse = ((pred - batch.vertices) ** 2 * mask).sum() / (mask.sum() * pred.shape[2] * 3)
+        return {"loss": mse + 0.0 * self._dummy}
+
+
+class MeanTrainingMotion(StaticTemplate):
+    """Mean-motion baseline: ``vertices[t] = template + mean training displacement`` (per vertex).
+
+    The mean ``(V, 3)`` (metres) is computed over every real frame of the datamodule's training
+    split the first time the model is fitted, validated or tested, and kept in the state dict.
+
+    Args:
+        spec: mesh data spec (linked from the datamodule).
+    """
+
+    def __init__(self, spec: MeshDataSpec | dict | None = None) -> None:
+        super().__init__(spec=spec)
+        self.register_buffer("mean_displacement", torch.zeros(self.mesh_spec.num_vertices, 3))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    def fit_mean(self, batches) -> None:
+        """Set the mean from an iterable of :class:`MeshBatch` (the training split)."""
+        total = torch.zeros(self.mesh_spec.num_vertices, 3, dtype=torch.float64)
+        count = 0
+        for batch in batches:
+            total += batch.displacements.double().sum(dim=(0, 1)).cpu()
+            count += int(batch.frame_mask.sum())
+        self.mean_displacement.copy_((total / max(count, 1)).to(self.mean_displacement))
+        self.fitted.fill_(True)
+
+    def _ensure_fitted(self) -> None:
+        if bool(self.fitted):
+            return
+        datamodule = self.trainer.datamodule
+        datamodule.setup("fit")
+        self.fit_mean(datamodule.train_dataloader())
+
+    def on_fit_start(self) -> None:  # noqa: D102
+        self._ensure_fitted()
+
+    def on_validation_start(self) -> None:  # noqa: D102
+        self._ensure_fitted()
+
+    def on_test_start(self) -> None:  # noqa: D102
+        self._ensure_fitted()
+
+    def generate(self, audio: Tensor, template: Tensor, speaker: Tensor | None = None, num_frames: int | None = None, audio_mask: Tensor | None = None) -> Tensor:
+        """``(B, T, V, 3)``: template + mean training displacement, metres."""
+        return super().generate(audio, template, speaker, num_frames, audio_mask) + self.mean_displacement
