@@ -1,7 +1,7 @@
 """Finding and loading talkzoo checkpoints.
 
-A talkzoo checkpoint is a Lightning checkpoint whose hyper-parameters record the model's import
-path (``_talkzoo_class_path``) and its data spec as a dict, so :func:`load_model` rebuilds the
+A talkzoo checkpoint is a Lightning checkpoint that records the model's import path
+(``_talkzoo_class_path``) and, in its hyper-parameters, its data spec as a dict, so :func:`load_model` rebuilds the
 model from the file alone. Checkpoints are pickles: load only files you trust (your own runs or a
 source you trust), as with any PyTorch checkpoint.
 """
@@ -60,10 +60,9 @@ def load_model(path: str | Path, map_location: str = "cpu"):
         checkpoint = torch.load(file, map_location=map_location, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a data error for the user
         raise DataError(f"'{file}' is not a readable checkpoint: {type(exc).__name__}: {exc}") from None
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not hparams or CLASS_PATH_KEY not in hparams:
-        raise DataError(f"'{file}' is not a talkzoo checkpoint (no '{CLASS_PATH_KEY}' in its hyper-parameters)")
-    class_path = hparams[CLASS_PATH_KEY]
+    if not isinstance(checkpoint, dict) or CLASS_PATH_KEY not in checkpoint:
+        raise DataError(f"'{file}' is not a talkzoo checkpoint (it records no '{CLASS_PATH_KEY}')")
+    class_path = checkpoint[CLASS_PATH_KEY]
     module_name, _, name = class_path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), name)

@@ -213,7 +213,11 @@ def _spec_of(datamodule: Any) -> Any:
 def _short_parser_error(message: str) -> str:
     """Keep the informative lines of a jsonargparse error (it can run to dozens of lines)."""
     lines = [ln.strip(" -") for ln in str(message).splitlines() if ln.strip()]
-    keep = [ln for ln in lines if "not expected" in ln or "No action" in ln or "Expected" in ln or "does not" in ln.lower()]
+    keep = [
+        ln
+        for ln in lines
+        if ln.startswith("Parser key") or "not expected" in ln or "No action" in ln or "Expected" in ln or "does not" in ln.lower()
+    ]
     return "; ".join(dict.fromkeys(keep or lines[:3]))
 
 
@@ -226,6 +230,16 @@ def _talkzoo_cause(exc: BaseException) -> TalkzooError | None:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _raised_by_parser(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from jsonargparse validating a value (a config mistake)."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last is not None and "jsonargparse" in last
 
 
 def _resolve_ckpt_path(argv: list[str]) -> list[str]:
@@ -274,7 +288,7 @@ def run_lightning(argv: list[str]) -> int:
             subclass_mode_model=True,
             subclass_mode_data=True,
             args=argv,
-            parser_kwargs={verb: {"exit_on_error": False}},
+            parser_kwargs={"exit_on_error": False, verb: {"exit_on_error": False}},
             # Only training runs save their resolved config (into the run's versioned folder).
             save_config_callback=SaveConfigCallback if verb == "fit" else None,
             save_config_kwargs={"overwrite": False},
@@ -288,6 +302,8 @@ def run_lightning(argv: list[str]) -> int:
         found = _talkzoo_cause(exc)
         if found is not None:
             raise found from None
+        if isinstance(exc, (ValueError, TypeError)) and _raised_by_parser(exc):
+            raise ConfigError(_short_parser_error(str(exc))) from None
         if not isinstance(exc, RuntimeError):
             raise
         if "SaveConfigCallback expected" in str(exc):

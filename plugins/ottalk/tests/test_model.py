@@ -13,7 +13,7 @@ from ottalk_testutils import FPS, RATE, TINY, WORK, ico_spec, icosphere, make_ba
 from talkzoo.data.spec import MeshDataSpec
 from talkzoo.errors import ConfigError, DataError
 from talkzoo_ottalk import model as model_module
-from talkzoo_ottalk.model import OTTalk, encoder_skeleton, materialize_meta, pca_of_displacements
+from talkzoo_ottalk.model import OTTalk, pca_of_displacements
 
 
 # ------------------------------------------------------------------ shapes
@@ -202,7 +202,7 @@ def test_missing_faces_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="faces_file"):
         tiny_model(spec)
     with pytest.raises(DataError, match="faces file not found"):
-        tiny_model(spec, faces_file=str(WORK / "nope.npy"))
+        tiny_model(spec, mesh_faces=str(WORK / "nope.npy"))
 
 
 def test_bad_options_are_config_errors() -> None:
@@ -222,14 +222,14 @@ def test_reference_template_file_builds_hierarchy_at_construction() -> None:
     assert float(m.normal_weight) > 0 and m.hparams["reference_template"] is None
 
 
-def test_state_dict_carries_hierarchy_and_encoder_skeleton(tmp_path) -> None:
+def test_state_dict_carries_hierarchy_and_encoder_config(tmp_path) -> None:
     spec, tpl = ico_spec()
     m = tiny_model(spec).eval()
     b = make_batch(tpl)
     with torch.no_grad():
         ref = m.generate(b.audio, b.template, audio_mask=b.audio_mask)
-    skeleton = m.hparams["audio_encoder"]
-    assert all(p.is_meta for p in skeleton.parameters()) and skeleton.output_dim == m.audio_encoder.output_dim
+    recorded = m.hparams["audio_encoder"]
+    assert recorded["class_path"] == "talkzoo.audio.encoders.MelSpectrogramEncoder"
     args = {k: v for k, v in m.hparams.items() if not k.startswith("_")}
     clone = OTTalk(**args).eval()
     assert not clone.hierarchy.ready
@@ -237,15 +237,6 @@ def test_state_dict_carries_hierarchy_and_encoder_skeleton(tmp_path) -> None:
     assert clone.hierarchy.ready
     with torch.no_grad():
         torch.testing.assert_close(clone.generate(b.audio, b.template, audio_mask=b.audio_mask), ref)
-
-
-def test_encoder_skeleton_materialises() -> None:
-    enc = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
-    sk = encoder_skeleton(enc)
-    assert all(p.is_meta for p in sk.parameters()) and not any(p.is_meta for p in enc.parameters())
-    materialize_meta(sk)
-    sk.load_state_dict(enc.state_dict())
-    torch.testing.assert_close(sk[0].weight, enc[0].weight)
 
 
 def test_default_optimizer_is_adamw() -> None:

@@ -31,7 +31,7 @@ from talkzoo.errors import ConfigError, FamilyMismatchError
 from talkzoo.modules import module_config
 
 
-#: hyper-parameter key under which a checkpoint records the model's import path.
+#: checkpoint key under which a talkzoo checkpoint records the model's import path.
 CLASS_PATH_KEY = "_talkzoo_class_path"
 
 
@@ -92,8 +92,6 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
                     "configuration (talkzoo.modules.RecordsConfig); pass it again when loading a checkpoint",
                     stacklevel=2,
                 )
-        # Lets `talkzoo animate` and `talkzoo.checkpoints.load_model` rebuild the right class.
-        self.hparams[CLASS_PATH_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     # ------------------------------------------------------------------ spec
     @classmethod
@@ -205,6 +203,14 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
         if self.lr_scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler_factory(optimizer)}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the model's import path, so ``talkzoo animate`` rebuilds it from the file alone.
+
+        Kept outside the hyper-parameters on purpose: LightningCLI merges those back into the
+        config when it resumes from a checkpoint.
+        """
+        checkpoint[CLASS_PATH_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of parameters (all, or only those with ``requires_grad``)."""

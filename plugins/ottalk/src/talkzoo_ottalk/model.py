@@ -46,6 +46,7 @@ from torchmetrics import MetricCollection
 
 from talkzoo.data.batch import MeshBatch
 from talkzoo.data.spec import MeshDataSpec
+from talkzoo.modules import build_module
 from talkzoo.errors import ConfigError, DataError
 from talkzoo.tasks.mesh import AudioToMeshTask
 
@@ -57,10 +58,8 @@ __all__ = [
     "OTTalk",
     "OTTalkOutput",
     "build_parameter_count_model",
-    "encoder_skeleton",
     "load_faces",
     "load_reference_template",
-    "materialize_meta",
     "pca_of_displacements",
 ]
 
@@ -133,40 +132,6 @@ def load_reference_template(path: str | Path, speakers: tuple[str, ...] = ()) ->
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise DataError(f"{text}: reference template has shape {arr.shape}; expected (V, 3)")
     return arr
-
-
-def encoder_skeleton(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` whose parameters and persistent buffers are on the ``meta`` device.
-
-    Stored in the checkpoint's hyper-parameters so that ``load_from_checkpoint`` can rebuild the
-    injected audio encoder (any class) without pickling its weights twice; non-persistent
-    buffers (e.g. a mel filterbank) keep their values. :func:`materialize_meta` allocates the
-    meta tensors before the state dict is loaded into them.
-    """
-    import copy
-
-    memo: dict[int, Any] = {}
-    for mod in module.modules():
-        for p in mod._parameters.values():
-            if p is not None and id(p) not in memo:
-                memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
-        persistent = [k for k in mod._buffers if k not in mod._non_persistent_buffers_set]
-        for k in persistent:
-            b = mod._buffers[k]
-            if b is not None and id(b) not in memo:
-                memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(module, memo)
-
-
-def materialize_meta(module: nn.Module) -> None:
-    """Replace every ``meta`` parameter/buffer of ``module`` by an uninitialised CPU tensor of its shape."""
-    for mod in module.modules():
-        for k, p in list(mod._parameters.items()):
-            if p is not None and p.is_meta:
-                mod._parameters[k] = nn.Parameter(torch.empty(p.shape, dtype=p.dtype), requires_grad=p.requires_grad)
-        for k, b in list(mod._buffers.items()):
-            if b is not None and b.is_meta:
-                mod._buffers[k] = torch.empty(b.shape, dtype=b.dtype)
 
 
 def pca_of_displacements(displacements: Tensor, n_components: int, exact_limit: int = 4096, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
@@ -252,7 +217,8 @@ class OTTalk(AudioToMeshTask):
             ``None``: the mean template of the training speakers, read from the datamodule at
             ``setup`` (or the mean template of the first batch the model sees). Stored in the
             checkpoint with the hierarchy.
-        faces_file: ``(F, 3)`` int ``.npy`` triangles; default ``spec.faces_file``. Required
+        mesh_faces: ``(F, 3)`` int ``.npy`` triangles; default ``spec.faces_file`` (named apart
+            from the datamodule's ``faces_file`` so Lightning can log both hyper-parameter sets). Required
             (the ChebNet graph and the OT loss need the surface).
         K: Chebyshev order of every ChebConv (paper: lost; default 6 = CoMA).
         channels: ChebConv output channels of the 3 encoder levels (lost; ``(16, 16, 32)``,
@@ -317,7 +283,7 @@ class OTTalk(AudioToMeshTask):
         spec: MeshDataSpec | dict | None = None,
         audio_encoder: nn.Module | None = None,
         reference_template: str | None = None,
-        faces_file: str | None = None,
+        mesh_faces: str | None = None,
         K: int = 6,
         channels: tuple[int, ...] | list[int] = (16, 16, 32),
         pool_factors: tuple[int, ...] | list[int] = (4, 4, 4),
@@ -355,6 +321,8 @@ class OTTalk(AudioToMeshTask):
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
     ) -> None:
+        # From a checkpoint the encoder arrives as its recorded {"class_path", "init_args"} config.
+        audio_encoder = build_module(audio_encoder)
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler, unseen_speaker=unseen_speaker)
         spec_ = self.mesh_spec
         num_vertices = int(spec_.num_vertices)
@@ -381,11 +349,11 @@ class OTTalk(AudioToMeshTask):
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"OTTalk: {message}")
-        faces_path = faces_file or spec_.faces_file
+        faces_path = mesh_faces or spec_.faces_file
         if not faces_path:
             raise ConfigError(
                 "OTTalk needs the triangles of the mesh topology (ChebNet graph and OT loss): set the datamodule's "
-                "faces_file (spec.faces_file) or the model's faces_file argument to a (F, 3) int .npy file"
+                "faces_file (spec.faces_file) or the model's mesh_faces argument to a (F, 3) int .npy file"
             )
         faces = load_faces(faces_path, num_vertices)
         if audio_encoder is None:
@@ -395,9 +363,8 @@ class OTTalk(AudioToMeshTask):
         if not isinstance(getattr(audio_encoder, "output_dim", None), int):
             raise ConfigError(f"audio_encoder {type(audio_encoder).__name__} has no integer 'output_dim'")
 
-        # Checkpoints rebuild the encoder from a weightless skeleton (its weights are in the state
-        # dict); the reference template is in the state dict too, so its path is not needed again.
-        self.hparams["audio_encoder"] = encoder_skeleton(audio_encoder)
+        # The reference template is in the state dict, so its path is not needed again. (The
+        # encoder is stored by the base class as the config that rebuilds it.)
         self.hparams["reference_template"] = None
         self.num_vertices = num_vertices
         self.n_components = int(n_components)
@@ -450,11 +417,6 @@ class OTTalk(AudioToMeshTask):
 
         if reference_template is not None:
             self.set_reference_template(load_reference_template(reference_template, spec_.speakers), source=str(reference_template))
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:  # noqa: D102
-        # A model rebuilt from a checkpoint holds a weightless (meta) encoder skeleton: allocate it first.
-        materialize_meta(self)
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # ------------------------------------------------------------------ reference template
     def set_reference_template(self, vertices: np.ndarray | Tensor, source: str = "reference template") -> None:

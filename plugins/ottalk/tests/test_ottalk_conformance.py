@@ -11,6 +11,6 @@ _FACES = save_faces(strip_faces(16), "synthetic_strip16")
 
 class TestOTTalkConformance(ModelConformance):
     model_class = OTTalk
-    init_args = dict(TINY, audio_encoder=tiny_encoder(), faces_file=_FACES, swd_projections=8)
+    init_args = dict(TINY, audio_encoder=tiny_encoder(), mesh_faces=_FACES, swd_projections=8)
     datamodule_args = {"num_vertices": 16}
     learning_steps = 25
