@@ -278,3 +278,20 @@ def test_mel_filterbank_scales():
         bank = mel_filterbank(SR, 512, 40, mel_scale=scale)
         assert bank.shape == (40, 257) and (bank >= 0).all()
         assert (bank.sum(dim=1) > 0).all()  # no empty band at this resolution
+
+
+def test_mel_cmvn_removes_constant_gain_and_normalises():
+    """CMVN features are invariant to a constant gain and have zero mean / unit std per band."""
+    import torch
+
+    from talkzoo.audio.encoders import MelSpectrogramEncoder
+
+    torch.manual_seed(0)
+    audio = torch.randn(1, 16000) * torch.linspace(0.1, 1.0, 16000)
+    enc = MelSpectrogramEncoder(n_mels=20, normalize="meanvar")
+    base = enc._features(audio[0])
+    louder = enc._features(audio[0] * 3.0)
+    torch.testing.assert_close(base, louder, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(base.mean(0), torch.zeros(20), atol=1e-4, rtol=0)
+    torch.testing.assert_close(base.std(0, unbiased=False), torch.ones(20), atol=1e-3, rtol=0)
+    assert enc(audio, None, 30).shape == (1, 30, 20)

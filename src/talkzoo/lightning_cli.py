@@ -243,9 +243,13 @@ def _raised_by_parser(exc: BaseException) -> bool:
 
 
 def _resolve_ckpt_path(argv: list[str]) -> list[str]:
-    """Let ``--ckpt_path`` name a run folder: it becomes the newest checkpoint below it."""
+    """Let ``--ckpt_path`` name a run folder: ``fit`` resumes from its newest ``last.ckpt``;
+    ``validate``/``test``/``predict`` use the best checkpoint its ModelCheckpoint recorded."""
+    from functools import partial
+
     from talkzoo.checkpoints import resolve_checkpoint
 
+    resolve_checkpoint = partial(resolve_checkpoint, prefer="last" if argv[0] == "fit" else "best")
     out = list(argv)
     for i, arg in enumerate(out):
         if arg == "--ckpt_path" and i + 1 < len(out) and out[i + 1] not in ("best", "last", "hpc", "registry"):

@@ -569,6 +569,11 @@ class MelSpectrogramEncoder(AudioEncoder):
         frame_context: ``k`` neighbouring frames stacked on each side.
         mel_scale: ``"slaney"`` (librosa default) or ``"htk"``.
         log_eps: floor on mel energies before the log.
+        normalize: per-utterance normalisation of each feature over the utterance's real frames:
+            ``"none"``, ``"mean"`` (cepstral mean normalisation, CMN) or ``"meanvar"`` (CMVN). It
+            removes a speaker's and a channel's constant spectral colouring, which helps a small
+            model generalise to unseen voices (a standard speech front-end step, not from the
+            talking-face papers).
 
     ``output_dim = (mfcc or n_mels) * (2 * frame_context + 1)``. Forward: see :class:`AudioEncoder`.
 
@@ -591,8 +596,12 @@ class MelSpectrogramEncoder(AudioEncoder):
         frame_context: int = 0,
         mel_scale: Literal["slaney", "htk"] = "slaney",
         log_eps: float = 1e-6,
+        normalize: Literal["none", "mean", "meanvar"] = "none",
     ) -> None:
         super().__init__()
+        if normalize not in ("none", "mean", "meanvar"):
+            raise ConfigError(f"normalize must be 'none', 'mean' or 'meanvar', got {normalize!r}")
+        self.normalize = normalize
         if win_length > n_fft:
             raise ConfigError(f"win_length ({win_length}) must be <= n_fft ({n_fft})")
         if hop_length < 1 or n_mels < 1:
@@ -625,6 +634,10 @@ class MelSpectrogramEncoder(AudioEncoder):
             feats = feats.clamp(min=self.log_eps).log()
         if self.mfcc is not None:
             feats = self.dct @ feats
+        if self.normalize != "none":  # per-utterance cepstral mean (and variance) normalisation
+            feats = feats - feats.mean(dim=1, keepdim=True)
+            if self.normalize == "meanvar":
+                feats = feats / (feats.std(dim=1, keepdim=True, unbiased=False) + 1e-5)
         return feats.transpose(0, 1)
 
     def forward(self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor) -> Tensor:

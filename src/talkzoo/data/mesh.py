@@ -592,6 +592,9 @@ class MeshSequenceDataModule(TalkzooDataModule):
         faces_file: ``(F, 3)`` int ``.npy`` triangles (demo: ``root/faces.npy``).
         test_set: BIWI only: ``"A"`` (seen subjects F2 F3 F4 M3 M4 M5, sentences 37-40) or
             ``"B"`` (unseen F1 F5 F6 F7 F8 M1 M2 M6, sentences 37-40).
+        demo_protocol: demo preset only: ``"speakers"`` (VOCASET-like: held-out speakers, the
+            corpus' ``"sentences"`` table) or ``"sentences"`` (BIWI Test-A-like: the training
+            speakers, held-out sentences, the corpus' ``"heldout_sentences"`` table).
         predict_split: split served by ``predict_dataloader`` (``train``/``val``/``test``).
         max_length_mismatch: audio/motion duration difference (seconds) above which a sequence
             is rejected; the tolerance is ``max(max_length_mismatch, 10 % of the motion)``.
@@ -632,6 +635,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
         face_region: str | None = None,
         faces_file: str | None = None,
         test_set: str = "A",
+        demo_protocol: str = "speakers",
         predict_split: str = "test",
         max_length_mismatch: float = 0.5,
         pin_memory: bool = False,
@@ -673,6 +677,9 @@ class MeshSequenceDataModule(TalkzooDataModule):
             "faces_file": faces_file,
         }
         self.test_set = test_set
+        if demo_protocol not in ("speakers", "sentences"):
+            raise ConfigError(f"demo_protocol must be 'speakers' or 'sentences', got {demo_protocol!r}")
+        self.demo_protocol = demo_protocol
         self.predict_split = predict_split
         self.max_length_mismatch = float(max_length_mismatch)
         self.pin_memory = pin_memory
@@ -740,6 +747,13 @@ class MeshSequenceDataModule(TalkzooDataModule):
             src = self.root / "split.json"
             for split in SPLITS:
                 subjects[split], sentences[split] = _split_entry(data, split, src)
+            if self.demo_protocol == "sentences":
+                table = data.get("heldout_sentences")
+                if not isinstance(table, dict) or not table.get("subjects"):
+                    raise DataError(f"{src}: has no 'heldout_sentences' protocol (subjects and sentence lists)")
+                for split in SPLITS:
+                    subjects[split] = tuple(str(x) for x in table["subjects"])
+                    sentences[split] = tuple(int(x) for x in table[split])
             # the demo corpus stores motion at its build fps (default 30; split.json may name it)
             source_fps = data.get("source_fps", data.get("fps", 30.0))
             fps = data.get("fps", source_fps)

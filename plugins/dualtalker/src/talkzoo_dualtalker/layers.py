@@ -154,6 +154,123 @@ def scaled_dot_product(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, dropout: f
     return torch.matmul(weights, v)
 
 
+def window_key_positions(t: int, window: int | None, ring: bool, device: torch.device | str | None = None) -> Tensor:
+    """Absolute frame positions of the keys a :class:`KVWindow` holds after frame ``t`` was appended.
+
+    The bias of a cached decoding step must be computed for exactly these positions, in this
+    order, so that the windowed attention uses the same absolute-position bias values
+    (``temporal_bias(t, positions)``) as an unbounded cache would for the same keys.
+
+    * ``window=None`` (unbounded): ``0, 1, ..., t``.
+    * ``ring=False`` (concatenate, then keep the last ``window``): ``max(0, t-W+1), ..., t``
+      in chronological order.
+    * ``ring=True`` (preallocated ring buffer, frame ``p`` stored in slot ``p mod W``): while
+      ``t < W`` the same as above (``0..t``); afterwards slot ``s`` holds frame
+      ``t - ((t - s) mod W)``, i.e. the window ``t-W+1..t`` rotated.
+
+    Args:
+        t: index (``>= 0``) of the frame just appended.
+        window: ``W >= 1`` frames kept, or ``None``.
+        ring: storage layout, see above.
+        device: device of the result.
+
+    Returns:
+        ``(min(t+1, W),)`` int64 frame indices.
+
+    Raises:
+        ConfigError: ``t < 0`` or ``window < 1``.
+    """
+    if t < 0:
+        raise ConfigError(f"frame index must be >= 0, got {t}")
+    if window is None or t < window:
+        return torch.arange(t + 1, device=device)
+    if window < 1:
+        raise ConfigError(f"window must be >= 1 frame, got {window}")
+    if not ring:
+        return torch.arange(t - window + 1, t + 1, device=device)
+    slots = torch.arange(window, device=device)
+    return t - torch.remainder(t - slots, window)
+
+
+class KVWindow:
+    """Key/value cache of one attention, bounded to the last ``window`` frames.
+
+    Used by the incremental decoding of :meth:`FusionLayer.step` (and the self-attention's
+    ``cache`` argument). Each :meth:`append` adds the keys/values of one new frame and returns
+    the keys/values to attend over: all frames so far (``window=None``, exact, memory ``O(t)``)
+    or only the last ``window`` ones (memory and per-step cost ``O(W)``, independent of ``t``).
+
+    Two layouts (see :func:`window_key_positions` for the frame order each one produces):
+
+    * ``ring=True``: a ``(B, H, W, dh)`` buffer is allocated on the first append and frame ``p``
+      is written in place into slot ``p mod W``; no per-step allocation or copy of the past.
+      In-place writes break autograd, so this layout is for inference (no gradient needed).
+    * ``ring=False``: concatenate, then keep the last ``window`` frames (a view). Differentiable,
+      used when gradients flow through the cache (autoregressive training).
+
+    Why a window: DualTalker is trained on sequences of a few seconds; attention over more than
+    ``W`` past frames (600 frames = 20 s at 30 fps, FaceFormer's cap) adds cost and memory that
+    grow with the sequence but barely changes the output, since the periodic ALiBi bias already
+    down-weights far frames. For ``t < W`` the window holds every past frame, so the result equals
+    the unbounded cache.
+
+    Args:
+        window: frames kept (``>= 1``) or ``None`` for unbounded.
+        ring: use the preallocated ring buffer (requires ``window``; ignored when ``None``).
+
+    Raises:
+        ConfigError: ``window < 1``.
+    """
+
+    def __init__(self, window: int | None = None, ring: bool = False) -> None:
+        if window is not None and window < 1:
+            raise ConfigError(f"window must be >= 1 frame or None, got {window}")
+        self.window = window
+        self.ring = bool(ring and window is not None)
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+        self.count = 0  # frames appended so far
+
+    def __len__(self) -> int:
+        """Number of frames currently held (``min(count, window)``)."""
+        return self.count if self.window is None else min(self.count, self.window)
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add one frame's keys/values and return those to attend over.
+
+        Args:
+            k: ``(B, H, 1, dh)`` keys of the new frame.
+            v: ``(B, H, 1, dv)`` values of the new frame.
+
+        Returns:
+            ``(keys, values)``: ``(B, H, n, dh)`` and ``(B, H, n, dv)``, ``n = len(self)`` after
+            the append, frames ordered as :func:`window_key_positions` says.
+
+        Raises:
+            ConfigError: more than one frame at a time in ring mode.
+        """
+        if not self.ring:
+            self.count += k.shape[2]
+            if self.k is not None:
+                k = torch.cat([self.k, k], dim=2)
+                v = torch.cat([self.v, v], dim=2)
+            if self.window is not None and k.shape[2] > self.window:
+                k, v = k[:, :, -self.window :], v[:, :, -self.window :]
+            self.k, self.v = k, v
+            return k, v
+        if k.shape[2] != 1:
+            raise ConfigError(f"a ring-buffer KV cache takes one frame per step, got {k.shape[2]}")
+        if self.k is None:
+            self.k = k.new_empty(k.shape[0], k.shape[1], self.window, k.shape[3])
+            self.v = v.new_empty(v.shape[0], v.shape[1], self.window, v.shape[3])
+        slot = self.count % self.window
+        self.k[:, :, slot] = k[:, :, 0]
+        self.v[:, :, slot] = v[:, :, 0]
+        self.count += 1
+        held = len(self)
+        return self.k[:, :, :held], self.v[:, :, :held]
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention with an additive temporal bias (Eqs. 3–4).
 
@@ -180,14 +297,16 @@ class MultiHeadSelfAttention(nn.Module):
         self.v_proj = nn.Linear(dim, dim)
         self.out_proj = nn.Linear(dim, dim)  # W^Y of Eq. 4
 
-    def forward(self, x: Tensor, bias: Tensor, cache: dict[str, Tensor] | None = None) -> Tensor:
+    def forward(self, x: Tensor, bias: Tensor, cache: KVWindow | dict[str, Tensor] | None = None) -> Tensor:
         """Attend.
 
         Args:
             x: ``(B, Tq, d)`` the new frames (all frames in a parallel pass, one in a cached step).
-            bias: ``(H, Tq, Tk)`` with ``Tk`` = cached frames + ``Tq``.
-            cache: ``None`` (parallel pass) or a dict holding ``"k"``/``"v"`` ``(B, H, t, dh)`` of
-                the past frames; the new keys/values are appended to it in place of the dict.
+            bias: ``(H, Tq, Tk)`` with ``Tk`` = keys attended: cached frames + ``Tq`` (for a
+                :class:`KVWindow`, ``len(cache)`` after the append, in its storage order).
+            cache: ``None`` (parallel pass); a :class:`KVWindow` (bounded or not); or a dict holding
+                ``"k"``/``"v"`` ``(B, H, t, dh)`` of the past frames, to which the new keys/values
+                are appended in place of the dict (unbounded).
 
         Returns:
             ``(B, Tq, d)``.
@@ -195,7 +314,9 @@ class MultiHeadSelfAttention(nn.Module):
         q = _split_heads(self.q_proj(x), self.num_heads)
         k = _split_heads(self.k_proj(x), self.num_heads)
         v = _split_heads(self.v_proj(x), self.num_heads)
-        if cache is not None:
+        if isinstance(cache, KVWindow):
+            k, v = cache.append(k, v)
+        elif cache is not None:
             if "k" in cache:
                 k = torch.cat([cache["k"], k], dim=2)
                 v = torch.cat([cache["v"], v], dim=2)
@@ -417,28 +538,38 @@ class FusionLayer(nn.Module):
         attended = self.cross.attend(q, self.cross.qk(kv_in, kv_mod), self.cross.value(kv_in, branch), cross_bias, branch)
         return self._ff_block(self._cross_residual(query, attended, branch), branch)
 
-    def init_cache(self, memory: Tensor, branch: str, query_side: str) -> dict[str, Tensor]:
+    def init_cache(
+        self, memory: Tensor, branch: str, query_side: str, window: int | None = None, ring: bool = False
+    ) -> dict:
         """Start an incremental-decoding cache.
 
         With ``query_side="stream"`` the keys/values come from the (fully known) memory and are
-        computed once here; with ``query_side="memory"`` they come from the stream and grow frame
-        by frame.
+        computed once here (``(B, H, T, dh)``, the size of the memory itself); each step attends
+        only over memory frames ``max(0, t-W+1)..t`` of them (all masks are causal, so later
+        memory frames never count). With ``query_side="memory"`` they come from the stream and
+        are appended frame by frame to a :class:`KVWindow`, as are the self-attention's.
 
         Args:
             memory: ``(B, T, d)`` conditioning features.
             branch: ``"primal"`` or ``"dual"``.
             query_side: ``"memory"`` or ``"stream"``.
+            window: attention context ``W`` in frames (``None`` = unbounded, exact).
+            ring: store stream keys/values in preallocated ring buffers (inference only, see
+                :class:`KVWindow`).
 
         Returns:
-            the cache dict (``"self"`` sub-dict for the self-attention, ``"k"``/``"v"`` for the
-            cross-attention).
+            the cache dict: ``"self"`` (:class:`KVWindow` of the self-attention), ``"cross"``
+            (:class:`KVWindow`, ``query_side="memory"``) or ``"k"``/``"v"`` (memory keys/values,
+            ``query_side="stream"``), ``"window"`` and the step counter ``"t"``.
         """
-        cache: dict = {"self": {}}
+        cache: dict = {"self": KVWindow(window, ring), "window": window, "t": 0}
         if query_side == "stream":
             memory_mod = "audio" if branch == "primal" else "motion"
             kv_in = self._kv_input(memory, branch)
             cache["k"] = self.cross.qk(kv_in, memory_mod)
             cache["v"] = self.cross.value(kv_in, branch)
+        else:
+            cache["cross"] = KVWindow(window, ring)
         return cache
 
     def step(
@@ -454,33 +585,39 @@ class FusionLayer(nn.Module):
     ) -> Tensor:
         """One incremental decoding step: the new frame attends over cached keys/values.
 
+        Cost per step is ``O(min(t+1, W))`` with a window ``W``, so constant once ``t >= W``.
+
         Args:
             z_t: ``(B, 1, d)`` stream token of frame ``t``.
             memory_t: ``(B, 1, d)`` memory features of frame ``t``.
             style: ``(B, d)``.
             branch: ``"primal"`` or ``"dual"``.
             query_side: ``"memory"`` or ``"stream"``.
-            self_bias: ``(H, 1, t+1)`` row ``t`` of the self-attention bias.
-            cross_bias: ``(H, 1, Tk)`` row ``t`` of the cross bias (``Tk = t+1`` with
-                ``query_side="memory"``, the memory length otherwise).
+            self_bias: ``(H, 1, n)`` bias of frame ``t`` over the self-attention keys, ``n =
+                min(t+1, W)``, for the positions :func:`window_key_positions` gives.
+            cross_bias: ``(H, 1, n)`` bias of frame ``t`` over the cross-attention keys: the same
+                positions as ``self_bias`` with ``query_side="memory"``; memory frames
+                ``max(0, t-W+1)..t`` in order with ``query_side="stream"``.
             cache: from :meth:`init_cache`; updated in place.
 
         Returns:
-            ``(B, 1, d)`` fused features of frame ``t``, equal to row ``t`` of :meth:`forward`.
+            ``(B, 1, d)`` fused features of frame ``t``, equal to row ``t`` of :meth:`forward`
+            while ``t < W`` (and always with ``W = None``).
         """
         stream_mod, memory_mod = ("motion", "audio") if branch == "primal" else ("audio", "motion")
+        t = cache["t"]
         z1 = self._self_block(z_t, branch, self_bias, cache["self"])
         zg = self.gate(style, z1)
         if query_side == "memory":
             kv_in = self._kv_input(zg, branch)
-            k_new, v_new = self.cross.qk(kv_in, stream_mod), self.cross.value(kv_in, branch)
-            if "k" in cache:
-                k_new = torch.cat([cache["k"], k_new], dim=2)
-                v_new = torch.cat([cache["v"], v_new], dim=2)
-            cache["k"], cache["v"] = k_new, v_new
+            k, v = cache["cross"].append(self.cross.qk(kv_in, stream_mod), self.cross.value(kv_in, branch))
             query, q_mod = memory_t, memory_mod
         else:
+            window = cache["window"]
+            lo = 0 if window is None else max(0, t - window + 1)
+            k, v = cache["k"][:, :, lo : t + 1], cache["v"][:, :, lo : t + 1]
             query, q_mod = zg, stream_mod
+        cache["t"] = t + 1
         q = self.cross.qk(self._query_input(query, branch), q_mod)
-        attended = self.cross.attend(q, cache["k"], cache["v"], cross_bias, branch)
+        attended = self.cross.attend(q, k, v, cross_bias, branch)
         return self._ff_block(self._cross_residual(query, attended, branch), branch)

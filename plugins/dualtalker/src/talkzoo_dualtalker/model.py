@@ -40,6 +40,7 @@ from talkzoo_dualtalker.layers import (
     alibi_slopes,
     periodic_positional_encoding,
     temporal_bias,
+    window_key_positions,
 )
 from talkzoo_dualtalker.losses import consistency_loss, masked_mse, masked_smooth_l1
 
@@ -112,6 +113,21 @@ class DualTalker(AudioToMeshTask):
         optimizer: callable ``params -> Optimizer`` (default Adam lr 1e-4, the paper's setting).
         lr_scheduler: optional callable ``optimizer -> LRScheduler``.
         unseen_speaker: training speaker whose style conditions non-training subjects.
+        max_context: attention context in frames of autoregressive generation (not in the
+            paper): every self- and cross-attention cache keeps only the last ``max_context``
+            frames (a preallocated ring buffer at inference), so memory and time per frame stop
+            growing once ``t >= max_context``. Biases and positional encodings keep their
+            absolute-position values, so sequences of at most ``max_context`` frames are generated
+            exactly as with an unbounded cache; longer ones are an approximation (default 600
+            frames, FaceFormer's length, i.e. 20 s at 30 fps / 24 s at 25 fps; the model is trained
+            on a few seconds and the periodic ALiBi bias already down-weights far frames).
+            ``None`` = unbounded (exact, ``O(t)`` per frame). Teacher-forced training is unaffected.
+        encoder_chunk_seconds: longest audio, in seconds, the speech encoder sees at once in
+            :meth:`generate` (not in training): longer audio is encoded in overlapping windows of
+            this length (see :meth:`encode_audio_chunked`), so wav2vec 2.0's self-attention memory
+            (quadratic in length) stays bounded. ``None`` = always encode the whole waveform.
+        encoder_chunk_overlap_seconds: context, in seconds, each window keeps on either side of the
+            frames it contributes (``2 * overlap < encoder_chunk_seconds``).
 
     Raises:
         ConfigError: missing spec, bad option values, or an encoder without ``output_dim``.
@@ -153,6 +169,9 @@ class DualTalker(AudioToMeshTask):
         optimizer: OptimizerCallable = _adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
+        max_context: int | None = 600,
+        encoder_chunk_seconds: float | None = 30.0,
+        encoder_chunk_overlap_seconds: float = 2.0,
     ) -> None:
         # From a checkpoint the encoder arrives as its recorded {"class_path", "init_args"} config.
         audio_encoder = build_module(audio_encoder)
@@ -170,6 +189,15 @@ class DualTalker(AudioToMeshTask):
             raise ConfigError(f"scheduled_sampling must be in [0, 1], got {scheduled_sampling}")
         if ccrl_temperature <= 0 or (ccrl_sigma is not None and ccrl_sigma <= 0):
             raise ConfigError("ccrl_temperature and ccrl_sigma must be > 0")
+        if max_context is not None and int(max_context) < 1:
+            raise ConfigError(f"max_context must be >= 1 frame or None, got {max_context}")
+        if encoder_chunk_overlap_seconds < 0:
+            raise ConfigError(f"encoder_chunk_overlap_seconds must be >= 0, got {encoder_chunk_overlap_seconds}")
+        if encoder_chunk_seconds is not None and encoder_chunk_seconds <= 2 * encoder_chunk_overlap_seconds:
+            raise ConfigError(
+                f"encoder_chunk_seconds ({encoder_chunk_seconds}) must exceed twice the overlap "
+                f"({encoder_chunk_overlap_seconds} s on each side)"
+            )
         if audio_encoder is None:
             from talkzoo.audio.encoders import Wav2Vec2Encoder
 
@@ -196,6 +224,9 @@ class DualTalker(AudioToMeshTask):
         self.ccrl_temperature = ccrl_temperature
         self.smooth_l1_beta = smooth_l1_beta
         self.detach_dual_target = detach_dual_target
+        self.max_context = None if max_context is None else int(max_context)
+        self.encoder_chunk_seconds = None if encoder_chunk_seconds is None else float(encoder_chunk_seconds)
+        self.encoder_chunk_overlap_seconds = float(encoder_chunk_overlap_seconds)
 
         # --- shared encoders (Sec. III-A/B; appendix) ---
         self.audio_encoder = audio_encoder
@@ -242,6 +273,85 @@ class DualTalker(AudioToMeshTask):
         if feats.shape[1] < total:
             feats = nn.functional.pad(feats, (0, 0, 0, total - feats.shape[1]))
         return feats[:, :total]
+
+    def encode_audio_chunked(
+        self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor, total: int
+    ) -> Tensor:
+        """Audio features ``A`` like :meth:`encode_audio`, with long audio encoded window by window.
+
+        Why: wav2vec 2.0's self-attention costs memory quadratic in the audio length (10 minutes
+        at 30 fps is 18,000 frames, a ``18000 x 18000`` attention matrix per head and layer) and
+        the encoder was trained on utterances of a few seconds. Audio no longer than
+        ``encoder_chunk_seconds`` (all sequences of the batch) goes through :meth:`encode_audio`
+        unchanged, so the result is identical. A longer sequence ``b`` with ``S_b`` real samples
+        and ``n_b`` frames is cut into windows of ``W = floor(chunk * sr * n_b / S_b)`` frames
+        (``chunk`` seconds of audio) whose starts are ``0, s, 2s, ...`` with stride
+        ``s = W - 2 * overlap`` frames, the last window ending at frame ``n_b``. Each window's
+        audio (samples ``round(f * S_b / n_b)`` for its frame range) is encoded on its own with
+        ``W`` output frames, and every output frame is taken from the window whose centre is
+        nearest, so it has at least ``overlap`` frames (about ``encoder_chunk_overlap_seconds``)
+        of context on both sides unless it is near the start/end of the audio. Windows are encoded
+        one at a time, so peak encoder memory is that of one window. This is an approximation for
+        long audio: the encoder never sees context beyond its window, and the linear interpolation
+        to the frame rate is done per window.
+
+        Args:
+            audio: ``(B, S)`` float32 16 kHz waveform.
+            audio_mask: ``(B, S)`` bool, ``True`` on real samples, or ``None``.
+            num_frames: frames per sequence (int or ``(B,)`` int64).
+            total: padded frame count ``T`` of the output.
+
+        Returns:
+            ``(B, T, C)`` features (dtype of the encoder output); frames past a sequence's
+            ``num_frames`` are zero.
+
+        Raises:
+            DataError: propagated from the encoder (e.g. a sequence without samples).
+        """
+        bsz = audio.shape[0]
+        rate = float(self.mesh_spec.sample_rate)
+        chunk_samples = None if self.encoder_chunk_seconds is None else int(round(self.encoder_chunk_seconds * rate))
+        samples = audio_mask.sum(1) if audio_mask is not None else torch.full((bsz,), audio.shape[1], device=audio.device)
+        if chunk_samples is None or int(samples.max()) <= chunk_samples:
+            return self.encode_audio(audio, audio_mask, num_frames, total)
+        counts = (
+            num_frames.reshape(-1).tolist() if isinstance(num_frames, Tensor) else [int(num_frames)] * bsz
+        )
+        overlap_samples = self.encoder_chunk_overlap_seconds * rate
+        out: Tensor | None = None
+        for b in range(bsz):
+            length, frames = int(samples[b]), int(counts[b])
+            wave = audio[b : b + 1, :length]
+            if length <= chunk_samples:
+                feats = self.encode_audio(wave, None, frames, frames)  # (1, frames, C)
+            else:
+                feats = self._encode_windows(wave, frames, chunk_samples, overlap_samples)
+            if out is None:
+                out = feats.new_zeros(bsz, total, feats.shape[2])
+            keep = min(frames, total)
+            out[b, :keep] = feats[0, :keep]
+        return out
+
+    def _encode_windows(self, wave: Tensor, frames: int, chunk_samples: int, overlap_samples: float) -> Tensor:
+        """Encode one ``(1, S)`` waveform in overlapping windows → ``(1, frames, C)`` (see :meth:`encode_audio_chunked`)."""
+        length = wave.shape[1]
+        per_frame = length / frames  # samples per output frame
+        window = max(1, min(frames, int(chunk_samples / per_frame)))
+        overlap = int(overlap_samples / per_frame)
+        stride = max(1, window - 2 * overlap)
+        starts = list(range(0, max(frames - window, 0), stride)) + [max(frames - window, 0)]
+        centres = torch.tensor([s + window / 2.0 for s in starts])
+        nearest = torch.argmin((torch.arange(frames)[:, None] + 0.5 - centres[None]).abs(), dim=1)
+        pieces = []
+        for index, start in enumerate(starts):
+            owned = (nearest == index).nonzero().flatten()
+            if owned.numel() == 0:
+                continue
+            stop = min(start + window, frames)
+            s0, s1 = int(round(start * per_frame)), min(length, int(round(stop * per_frame)))
+            feats = self.encode_audio(wave[:, s0:s1], None, stop - start, stop - start)
+            pieces.append(feats[:, int(owned[0]) - start : int(owned[-1]) + 1 - start])
+        return torch.cat(pieces, dim=1)
 
     def _start_token(self, style: Tensor, branch: str) -> Tensor:
         """``(B, d)`` first input token of a branch."""
@@ -317,9 +427,14 @@ class DualTalker(AudioToMeshTask):
 
         Each new frame runs through the fusion stack once; its self-attention (and, with
         ``primal_query="audio"``, its cross-attention) attends over the cached keys/values of the
-        past frames, so frame ``t`` costs ``O(t)`` attention and no prefix is recomputed. The
-        positional encoding and biases are computed per frame, so there is no length limit.
-        Gradients flow through the fed-back predictions (this is also the autoregressive training).
+        past frames and no prefix is recomputed. With ``max_context = W`` every attention (self,
+        and cross over stream or audio memory) sees only frames ``max(0, t-W+1)..t``, so frame
+        ``t`` costs ``O(min(t+1, W))`` time and the caches hold at most ``W`` frames; with
+        ``max_context=None`` it is ``O(t)``. The positional encoding and biases are computed per
+        frame from absolute positions, so there is no length limit and the first ``W`` frames are
+        exactly those of an unbounded cache. Under ``torch.no_grad()`` the caches are preallocated
+        ring buffers (no per-step allocation); with gradients enabled they are concatenated and
+        sliced, and gradients flow through the fed-back predictions (autoregressive training).
 
         Args:
             x: ``(B, T, d)`` audio features ``X`` (``T >= num_frames``).
@@ -329,9 +444,10 @@ class DualTalker(AudioToMeshTask):
         Returns:
             ``(pred, hidden)``: ``(B, num_frames, 3V)`` displacements (metres) and ``(B, num_frames, d)``.
         """
-        caches = [layer.init_cache(x, "primal", self.query_side) for layer in self.layers]
+        window = None if self.max_context is None else min(self.max_context, max(1, num_frames))
+        ring = window is not None and not torch.is_grad_enabled()
+        caches = [layer.init_cache(x, "primal", self.query_side, window, ring) for layer in self.layers]
         device = x.device
-        k_mem = torch.arange(x.shape[1], device=device)
         preds, hiddens = [], []
         previous = None
         for t in range(num_frames):
@@ -340,17 +456,30 @@ class DualTalker(AudioToMeshTask):
             else:
                 token = self._tokens(self.motion_encoder(previous), style, "primal", t)
             q_pos = torch.tensor([t], device=device)
-            past = torch.arange(t + 1, device=device)
-            self_bias = self._self_bias(q_pos, past)
-            cross_bias = self._cross_bias(q_pos, past if self.query_side == "memory" else k_mem)
+            keys = window_key_positions(t, window, ring, device)  # storage order of the stream caches
+            self_bias = self._self_bias(q_pos, keys)
+            if self.query_side == "memory":
+                cross_bias = self._cross_bias(q_pos, keys)
+            else:  # audio memory frames max(0, t-W+1)..t; later ones are masked by every mask mode
+                lo = 0 if window is None else max(0, t - window + 1)
+                cross_bias = self._cross_bias(q_pos, torch.arange(lo, t + 1, device=device))
             h = token
             for layer, cache in zip(self.layers, caches):
                 h = layer.step(h, x[:, t : t + 1], style, "primal", self.query_side, self_bias, cross_bias, cache)
             if self.final_norm is not None:
                 h = self.final_norm["primal"](h)
             previous = self.motion_decoder(h)
-            preds.append(previous)
-            hiddens.append(h)
+            if ring:  # inference: write into preallocated outputs (one copy of the result, no list)
+                if t == 0:
+                    preds = previous.new_empty(previous.shape[0], num_frames, previous.shape[2])
+                    hiddens = h.new_empty(h.shape[0], num_frames, h.shape[2])
+                preds[:, t : t + 1] = previous
+                hiddens[:, t : t + 1] = h
+            else:
+                preds.append(previous)
+                hiddens.append(h)
+        if ring:
+            return preds, hiddens
         return torch.cat(preds, dim=1), torch.cat(hiddens, dim=1)
 
     def dual_teacher_forced(self, y: Tensor, style: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -447,6 +576,10 @@ class DualTalker(AudioToMeshTask):
         """Animate templates from speech with the primal branch only (appendix: inference).
 
         Autoregressive with cached keys/values (:meth:`primal_autoregressive`); no maximum length.
+        Memory and time per frame are bounded by ``max_context`` and the audio is encoded in
+        windows of ``encoder_chunk_seconds`` (:meth:`encode_audio_chunked`), so long audio (10
+        minutes and more) fits; call it under ``torch.no_grad()`` (as ``talkzoo animate`` does),
+        otherwise autograd keeps every frame's activations.
 
         Args:
             audio: ``(B, S)`` float32 16 kHz waveform.
@@ -480,7 +613,7 @@ class DualTalker(AudioToMeshTask):
             frames = torch.clamp(per_seq, max=total)
             frames = torch.where(samples == samples.max(), torch.full_like(frames, total), frames)
         style = self.style(self.resolve_speaker(speaker))
-        x = self.audio_encoder_proj(self.encode_audio(audio, audio_mask, frames, total))
+        x = self.audio_encoder_proj(self.encode_audio_chunked(audio, audio_mask, frames, total))
         pred, _ = self.primal_autoregressive(x, style, total)
         return template[:, None] + pred.view(bsz, total, -1, 3).to(template.dtype)
 
@@ -488,7 +621,7 @@ class DualTalker(AudioToMeshTask):
         return (
             f"d_model={self.d_model}, vertices={self.vertex_dim // 3}, primal_query_side={self.query_side}, "
             f"cross_mask={self.cross_attention_mask}, teacher_forcing={self.teacher_forcing}, "
-            f"use_dual={self.use_dual}, use_consistency={self.use_consistency}"
+            f"use_dual={self.use_dual}, use_consistency={self.use_consistency}, max_context={self.max_context}"
         )
 
 

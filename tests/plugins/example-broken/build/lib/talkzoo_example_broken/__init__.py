@@ -1,1 +1,0 @@
-"""A deliberately broken plugin: its metadata module fails to import."""

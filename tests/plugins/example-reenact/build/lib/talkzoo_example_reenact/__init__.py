@@ -1,1 +1,0 @@
-"""Example third-party talkzoo plugin (reenact family); imports no torch at package import."""
