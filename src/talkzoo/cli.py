@@ -145,7 +145,7 @@ def cmd_info(argv: list[str]) -> int:
     if model.parameters:
         print("parameters:")
         for config, count in model.parameters.items():
-            print(f"  {config:<12} {count:>14,d}  ({count / 1e6:.2f} M)")
+            print(f"  {config:<32} {count:>14,d}  ({count / 1e6:.2f} M)")
     if model.weights:
         print("weights needed:")
         for w in model.weights:

@@ -47,7 +47,12 @@ PLUGIN = PluginInfo(
                     licence="Apache-2.0",
                 ),
             ),
-            parameters=dict(PARAMETERS),
+            # totals, then the breakdown `talkzoo info` prints: wav2vec 2.0 base + DualTalker heads
+            parameters={
+                **PARAMETERS,
+                **{f"{k}: wav2vec 2.0 base": WAV2VEC2_BASE_PARAMETERS for k in PARAMETERS},
+                **{f"{k}: heads (both branches)": v - WAV2VEC2_BASE_PARAMETERS for k, v in PARAMETERS.items()},
+            },
             description=(
                 "Autoregressive audio-to-mesh transformer with a shared-weight lip-reading dual branch, "
                 "duality regulariser and cross-modal consistency loss; primal branch only at inference"
