@@ -69,10 +69,19 @@ def test_info_shows_paper_licence_and_typed_arguments(talkzoo_cli):
 
 @pytest.mark.parametrize("family", ["mesh", "video", "reenact"])
 def test_third_party_plugin_trains_through_talkzoo_fit(talkzoo_cli, tmp_path, family):
+    import torch
+
     recipe = EXAMPLES / f"example-{family}" / "recipe.yaml"
-    result = talkzoo_cli("fit", "--config", str(recipe), "--trainer.default_root_dir", str(tmp_path), cwd=tmp_path)
+    result = talkzoo_cli(
+        "fit", "--config", str(recipe), "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.enable_checkpointing", "true", cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "config.yaml").is_file()  # LightningCLI saved the resolved config
+    (ckpt,) = tmp_path.rglob("*.ckpt")
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 2  # two optimiser steps of the plugin's model ran
+    assert state["_talkzoo_class_path"].startswith(f"talkzoo_example_{family}.model.")
 
 
 def test_unknown_command(talkzoo_cli):
@@ -139,6 +148,7 @@ def test_all_recipes_parse():
     from talkzoo.lightning_cli import preflight, run_lightning
 
     recipes = sorted((REPO / "recipes").glob("*.yaml"))
+    assert {"dualtalker_demo.yaml", "dualtalker_voca.yaml", "ottalk_voca.yaml"} <= {r.name for r in recipes}
     for recipe in recipes:
         preflight(["fit", "--config", str(recipe)])
         with contextlib.redirect_stdout(io.StringIO()) as out, pytest.raises(SystemExit) as exc:

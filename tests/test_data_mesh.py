@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -441,3 +442,16 @@ def test_parse_sequence_name():
     for bad in ("F2.npy", "F2_intro.npy", "_01.npy"):
         with pytest.raises(DataError, match=bad):
             parse_sequence_name(bad)
+
+
+def test_spec_region_paths_are_absolute(tmp_path, monkeypatch):
+    """Relative region/faces paths become absolute in the spec, so a checkpoint's spec still
+    finds them from another working directory (``talkzoo test``/``animate`` elsewhere)."""
+    from talkzoo.data.mesh import MeshSequenceDataModule
+    from talkzoo.testing.fixtures import write_mesh_layout
+
+    write_mesh_layout(tmp_path / "demo", preset="demo", num_vertices=16)
+    monkeypatch.chdir(tmp_path)
+    spec = MeshSequenceDataModule(root="demo", preset="demo", lip_region="demo/regions/lip.txt").spec
+    assert spec.lip_region == str((tmp_path / "demo" / "regions" / "lip.txt").resolve())
+    assert Path(spec.faces_file).is_absolute() and Path(spec.upper_face_region).is_absolute()

@@ -9,6 +9,10 @@ covers long audio. Outputs, named after the audio file, go to ``--out``:
 * ``<stem>.npy`` — ``(T, V, 3)`` float32 vertex positions in metres at the model's fps;
 * ``<stem>.mp4`` — the rendered mesh with the audio track (H.264 + AAC), unless ``--no-render``.
 
+Triangles for rendering come from ``--template`` when it is a mesh file, else the checkpoint's
+``spec.faces_file``, else, for a 468-vertex model whose faces file has moved, the demo face
+topology shipped in ``talkzoo/assets/face`` (the demo corpus's own topology).
+
 Existing outputs are never overwritten unless ``--overwrite`` is given; each file is written to a
 temporary name and renamed when complete.
 """

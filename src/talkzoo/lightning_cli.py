@@ -245,19 +245,16 @@ def _raised_by_parser(exc: BaseException) -> bool:
 def _resolve_ckpt_path(argv: list[str]) -> list[str]:
     """Let ``--ckpt_path`` name a run folder: ``fit`` resumes from its newest ``last.ckpt``;
     ``validate``/``test``/``predict`` use the best checkpoint its ModelCheckpoint recorded."""
-    from functools import partial
-
     from talkzoo.checkpoints import resolve_checkpoint
 
-    resolve_checkpoint = partial(resolve_checkpoint, prefer="last" if argv[0] == "fit" else "best")
+    prefer = "last" if argv[0] == "fit" else "best"
+    keywords = ("best", "last", "hpc", "registry")  # Lightning's own ckpt_path values
     out = list(argv)
     for i, arg in enumerate(out):
-        if arg == "--ckpt_path" and i + 1 < len(out) and out[i + 1] not in ("best", "last", "hpc", "registry"):
-            out[i + 1] = str(resolve_checkpoint(out[i + 1]))
-        elif arg.startswith("--ckpt_path="):
-            value = arg.split("=", 1)[1]
-            if value not in ("best", "last", "hpc", "registry"):
-                out[i] = f"--ckpt_path={resolve_checkpoint(value)}"
+        if arg == "--ckpt_path" and i + 1 < len(out) and out[i + 1] not in keywords:
+            out[i + 1] = str(resolve_checkpoint(out[i + 1], prefer=prefer))
+        elif arg.startswith("--ckpt_path=") and arg.split("=", 1)[1] not in keywords:
+            out[i] = f"--ckpt_path={resolve_checkpoint(arg.split('=', 1)[1], prefer=prefer)}"
     return out
 
 
