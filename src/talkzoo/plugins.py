@@ -54,6 +54,35 @@ class WeightsInfo:
 
 
 @dataclass(frozen=True)
+class ReportedResult:
+    """One number a paper reports, shown verbatim beside ours by the leaderboard.
+
+    The value is kept exactly as printed, in the paper's own unit and scale; talkzoo never
+    converts it, because the papers' unit headers are often ambiguous (``10^-4 mm`` for a squared
+    error). The leaderboard shows it next to our value of the same metric on the same dataset.
+
+    Attributes:
+        dataset: dataset key, as :attr:`talkzoo.data.spec.DataSpec.dataset` (``vocaset``, ``biwi``,
+            ``multiface``).
+        split: the paper's name of the evaluation split (``BIWI-Test-A``).
+        metric: talkzoo metric abbreviation it corresponds to, the part of a metric's ``log_name``
+            before ``@`` (``LVE``, ``FDD``, ``LipMax``, ``LipMean``, ``FaceMean``, ``HeadMean``).
+        value: the number as printed.
+        unit: the unit as printed in the paper's table header (``×10^-4 mm``).
+        source: where in the paper (``Table I``).
+        note: caveats (a lost header, an inferred column order).
+    """
+
+    dataset: str
+    split: str
+    metric: str
+    value: float
+    unit: str
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """Metadata of one model of a plugin.
 
@@ -68,6 +97,7 @@ class ModelInfo:
         weights: pretrained weights the model's paper configuration needs.
         parameters: parameter counts by configuration name, e.g. ``{"vocaset": 93_000_000}``.
         description: one line on what the model does.
+        reported: the paper's own results (:class:`ReportedResult`), for the leaderboard.
     """
 
     name: str
@@ -80,6 +110,7 @@ class ModelInfo:
     weights: tuple[WeightsInfo, ...] = ()
     parameters: dict[str, int] | None = None
     description: str = ""
+    reported: tuple[ReportedResult, ...] = ()
 
 
 @dataclass(frozen=True)

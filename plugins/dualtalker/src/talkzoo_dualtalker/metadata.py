@@ -13,7 +13,7 @@ The test ``tests/test_dualtalker.py::test_parameter_counts_match_metadata`` rebu
 
 from __future__ import annotations
 
-from talkzoo.plugins import ModelInfo, PluginInfo, WeightsInfo
+from talkzoo.plugins import ModelInfo, PluginInfo, ReportedResult, WeightsInfo
 
 #: parameters of the wav2vec2-base front-end (``Wav2Vec2Model`` of the base config).
 WAV2VEC2_BASE_PARAMETERS = 94_371_712
@@ -53,6 +53,12 @@ PLUGIN = PluginInfo(
                 **{f"{k}: wav2vec 2.0 base": WAV2VEC2_BASE_PARAMETERS for k in PARAMETERS},
                 **{f"{k}: heads (both branches)": v - WAV2VEC2_BASE_PARAMETERS for k, v in PARAMETERS.items()},
             },
+            # Table I of the paper (BIWI-Test-A), verbatim. The paper reports no VOCASET numbers
+            # (VOCA-Test only appears in the user study, Table III).
+            reported=(
+                ReportedResult("biwi", "BIWI-Test-A", "LVE", 4.6210, "×10^-4 mm", "Table I"),
+                ReportedResult("biwi", "BIWI-Test-A", "FDD", 3.7424, "×10^-5 mm", "Table I"),
+            ),
             description=(
                 "Autoregressive audio-to-mesh transformer with a shared-weight lip-reading dual branch, "
                 "duality regulariser and cross-modal consistency loss; primal branch only at inference"

@@ -10,12 +10,20 @@ on VOCASET (5023 vertices; K=6, channels 16/16/32, latent 32, d_model 128, 2 tra
 
 from __future__ import annotations
 
-from talkzoo.plugins import ModelInfo, PluginInfo, WeightsInfo
+from talkzoo.plugins import ModelInfo, PluginInfo, ReportedResult, WeightsInfo
 
 #: parameters of the HuBERT Large front-end (transformers ``HubertModel``, large config).
 HUBERT_LARGE_PARAMETERS = 315_438_720
 #: parameters of OT-Talk itself (everything but the speech front-end), VOCASET topology.
 OTTALK_HEAD_PARAMETERS = {"vocaset": 2_119_996}
+#: the paper's Table 1 row "OT-Talk", verbatim. The extracted text lost the column headers; the order
+#: LVE_max, LVE_mean, face mean, head mean (all "mm") is inferred from the prose (specs B6).
+_NOTE = "column headers lost in the paper text; column order inferred from the metric descriptions"
+REPORTED = tuple(
+    ReportedResult(dataset, f"{dataset} test", metric, value, "mm", "Table 1", _NOTE)
+    for dataset, values in (("vocaset", (5.01, 2.81, 1.26, 0.87)), ("multiface", (10.17, 1.86, 1.15, 1.40)))
+    for metric, value in zip(("LipMax", "LipMean", "FaceMean", "HeadMean"), values)
+)
 #: total parameters of the paper configuration.
 PARAMETERS = {name: HUBERT_LARGE_PARAMETERS + n for name, n in OTTALK_HEAD_PARAMETERS.items()}
 
@@ -44,6 +52,7 @@ PLUGIN = PluginInfo(
                 ),
             ),
             parameters=dict(PARAMETERS),
+            reported=REPORTED,
             description=(
                 "Non-autoregressive audio-to-mesh model: HuBERT + TCN + transformer audio branch, ChebNet template "
                 "encoder, PCA-initialised linear motion + ChebNet refinement, sliced-Wasserstein mesh loss"
