@@ -86,6 +86,10 @@ class VideoBatch(_BatchMixin):
         speaker: ``(B,)`` int64 index into ``spec.speakers`` or ``-1``.
         names: ``B`` clip names.
         subjects: ``B`` subject/identity names.
+        landmarks: optional ``(B, T, 68, 2)`` float32 iBUG-68 landmarks of ``frames`` in pixels
+            of the ``H x W`` frame (x right, y down; mouth = points 48..67), zero on padding;
+            ``None`` when the data has none.
+        source_landmarks: optional ``(B, 68, 2)`` float32 landmarks of ``source`` in pixels, or ``None``.
     """
 
     audio: Tensor
@@ -96,6 +100,8 @@ class VideoBatch(_BatchMixin):
     speaker: Tensor
     names: list[str]
     subjects: list[str]
+    landmarks: Tensor | None = None
+    source_landmarks: Tensor | None = None
 
 
 @dataclass
@@ -108,6 +114,9 @@ class ReenactmentBatch(_BatchMixin):
         frame_mask: ``(B, T)`` bool, ``True`` on real driving frames.
         names: ``B`` sample names.
         subjects: ``B`` identity names of the source.
+        driving_landmarks: optional ``(B, T, 68, 2)`` float32 iBUG-68 landmarks of ``driving`` in
+            pixels (x right, y down), zero on padding; ``None`` when the data has none.
+        source_landmarks: optional ``(B, 68, 2)`` float32 landmarks of ``source`` in pixels, or ``None``.
     """
 
     source: Tensor
@@ -115,6 +124,8 @@ class ReenactmentBatch(_BatchMixin):
     frame_mask: Tensor
     names: list[str]
     subjects: list[str]
+    driving_landmarks: Tensor | None = None
+    source_landmarks: Tensor | None = None
 
 
 def lengths_to_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:

@@ -7,6 +7,14 @@ and OT-Talk's millimetre errors :class:`LipMaxError`, :class:`LipMeanError`, :cl
 are read by :mod:`talkzoo.metrics.regions`, which also holds the project's one restricted
 unpickler, :func:`safe_load_pickle`. Each metric's ``log_name`` says which set it used
 (``LVE@lip-flame``).
+
+2D families (talking video, reenactment), imported on first use so ``import talkzoo.metrics`` stays
+light: :class:`FramePSNR`, :class:`FrameSSIM`, :class:`LPIPS`, :class:`CSIM`,
+:class:`LandmarkDistance` (LMD), :class:`AverageKeypointDistance` (AKD),
+:class:`AverageEuclideanDistance` (AED), :class:`CPBD` (:mod:`talkzoo.metrics.video`);
+:class:`FrechetInceptionDistance` (FID), :class:`FrechetVideoDistance` (FVD) and
+:func:`frechet_distance` (:mod:`talkzoo.metrics.frechet`); :class:`SyncNetLSE` (LSE-D / LSE-C),
+:class:`SyncNet`, :func:`sync_scores` (:mod:`talkzoo.metrics.syncnet`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,36 @@ from talkzoo.metrics.mesh import (
 )
 from talkzoo.metrics.regions import load_vertex_indices, resolve_region, safe_load_pickle
 
+_LAZY = {
+    "video": (
+        "CPBD",
+        "CSIM",
+        "LPIPS",
+        "AverageEuclideanDistance",
+        "AverageKeypointDistance",
+        "FramePSNR",
+        "FrameSSIM",
+        "LandmarkDistance",
+        "cpbd_score",
+    ),
+    "frechet": ("FrechetFeatureDistance", "FrechetInceptionDistance", "FrechetVideoDistance", "frechet_distance"),
+    "syncnet": ("SyncNet", "SyncNetLSE", "SyncScores", "load_syncnet", "sync_scores", "syncnet_embeddings", "syncnet_mfcc"),
+}
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    """Import the 2D-family metrics on first access (``talkzoo.metrics.FrechetVideoDistance``)."""
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'talkzoo.metrics' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"talkzoo.metrics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "FaceMeanError",
     "HeadMeanError",
@@ -35,4 +73,5 @@ __all__ = [
     "load_vertex_indices",
     "resolve_region",
     "safe_load_pickle",
+    *sorted(_LAZY_NAMES),
 ]
