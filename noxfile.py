@@ -1,4 +1,12 @@
-"""nox sessions: `nox -s tests` (everything), `nox -s plugin` (each plugin in its own venv)."""
+"""nox sessions.
+
+* `nox -s tests`: everything, in one fresh environment (the default session);
+* `nox -s plugin`: each plugin's tests in its own environment;
+* `nox -s benchmark`: speed and memory of the 3D plugins vs the reference loop
+  (benchmarks/speed_memory.py -> benchmarks/results/speed_memory_<device>.json; arguments after
+  `--` go to the script, e.g. `nox -s benchmark -- --quick`);
+* `nox -s leaderboard`: the demo leaderboard (benchmarks/leaderboard.py on benchmarks/grids/demo.yaml).
+"""
 
 from __future__ import annotations
 
@@ -23,3 +31,24 @@ def plugin(session: nox.Session, plugin: str) -> None:
     """One plugin's tests with only the core and that plugin installed."""
     session.install("-e", ".[test]", f"-e./plugins/{plugin}")
     session.run("python", "-m", "pytest", f"plugins/{plugin}/tests", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+def _install_all(session: nox.Session) -> None:
+    session.install("-e", ".", *[f"-e./plugins/{p}" for p in PLUGINS])
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Training/inference speed and peak memory vs the reference loop; writes benchmarks/results/speed_memory_<device>.json."""
+    _install_all(session)
+    session.run("python", "benchmarks/speed_memory.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+@nox.session
+def leaderboard(session: nox.Session) -> None:
+    """The demo leaderboard: every model of the grid trained and tested on the demo corpus."""
+    _install_all(session)
+    session.run(
+        "python", "benchmarks/leaderboard.py", "--grid", "benchmarks/grids/demo.yaml", *session.posargs,
+        env={"HF_HUB_OFFLINE": "1"},
+    )

@@ -2,7 +2,7 @@
 
 The model tests run on scikit-image's ``astronaut()`` portrait (a real photograph, offline) cut
 around the face and resized to 256 x 256, like a frame of the prepared-video layout. They are
-skipped, with the reason, when the LiteRT runtime (``pip install talkzoo[landmarks]``) is absent.
+skipped, with the reason, when the LiteRT runtime (``pip install ai-edge-litert``) is absent.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from talkzoo.landmarks import (
 
 HAVE_LITERT = importlib.util.find_spec("ai_edge_litert") is not None
 needs_litert = pytest.mark.skipif(
-    not HAVE_LITERT, reason="ai_edge_litert (LiteRT runtime) not installed: pip install 'talkzoo[landmarks]'"
+    not HAVE_LITERT, reason="ai_edge_litert (LiteRT runtime) not installed: pip install ai-edge-litert"
 )
 
 # The crop of astronaut() (512 x 512) used as a "prepared" frame: a square of SIDE pixels centred
@@ -116,7 +116,7 @@ def test_missing_runtime_names_the_extra(monkeypatch):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", fake_import)
-    with pytest.raises(ConfigError, match=r"talkzoo\[landmarks\]"):
+    with pytest.raises(ConfigError, match="ai-edge-litert"):
         FaceMeshLandmarker()
 
 

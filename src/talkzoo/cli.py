@@ -42,8 +42,9 @@ training and evaluation (LightningCLI; `talkzoo fit --help` lists every option):
 models and data:
   list                  installed plugins and their models
   info MODEL            a model's paper, licence, recipes, weights and arguments
-  data demo --out DIR   build the embedded demo corpus (VOCASET layout)
+  data demo --out DIR [--family mesh|video]   build a demo corpus (VOCASET / prepared-video layout)
   data prepare vocaset --src DIR --out DIR   convert the official VOCASET release
+  data prepare video|hdtf|voxceleb --src DIR --out DIR [--landmarker dlib --landmarker-weights FILE]   crop raw videos
   animate --ckpt CKPT --audio WAV --out DIR [--subject S | --template MESH]
 
 Multi-GPU and mixed precision: --trainer.devices N --trainer.strategy ddp --trainer.precision bf16-mixed
@@ -165,33 +166,82 @@ def cmd_data(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="action", required=True)
     demo = sub.add_parser("demo", help="build the embedded demo corpus")
     demo.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
-    demo.add_argument("--family", default="mesh", choices=["mesh"], help="task family of the corpus")
-    demo.add_argument("--speakers", type=int, default=6, help="number of voices (speakers)")
-    demo.add_argument("--sentences", type=int, default=40, help="sentences per speaker")
+    demo.add_argument("--family", default="mesh", choices=["mesh", "video"],
+                      help="mesh: VOCASET layout (3D); video: prepared-video layout (2D talking portrait)")
+    demo.add_argument("--speakers", type=int, default=None, help="number of voices (default: mesh 6, video 4)")
+    demo.add_argument("--sentences", type=int, default=None, help="sentences per speaker (default: mesh 40, video 12)")
+    demo.add_argument("--size", type=int, default=256, help="video family: frame side in pixels (256 or 512)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--overwrite", action="store_true", help="replace an existing corpus at --out")
-    prep = sub.add_parser("prepare", help="convert an official dataset release into talkzoo's layout")
-    prep.add_argument("dataset", choices=["vocaset"], help="which dataset")
-    prep.add_argument("--src", required=True, help="folder with the official release files")
+    prep = sub.add_parser("prepare", help="convert an official dataset release / raw videos into talkzoo's layout")
+    prep.add_argument("dataset", choices=["vocaset", "video", "hdtf", "voxceleb"],
+                      help="vocaset: the official release; video/hdtf/voxceleb: a folder of raw talking-head "
+                           "videos (face crop, 25 fps, 16 kHz audio, 68-point landmarks)")
+    prep.add_argument("--src", required=True, help="folder with the official release files / the raw videos")
     prep.add_argument("--out", required=True, help="output folder")
     prep.add_argument("--overwrite", action="store_true")
+    vid = prep.add_argument_group("video datasets (video, hdtf, voxceleb)")
+    vid.add_argument("--landmarker", default="facemesh",
+                     help="68-point landmarker: 'facemesh' (shipped MediaPipe FaceMesh, default), "
+                          "'dlib' (needs --landmarker-weights) or 'module:Class'")
+    vid.add_argument("--landmarker-weights", default=None,
+                     help="local weights file of the landmarker (dlib: shape_predictor_68_face_landmarks.dat)")
+    vid.add_argument("--detector", default="auto", choices=["auto", "opencv", "skimage"], help="face detector")
+    vid.add_argument("--size", type=int, default=256, help="output frame side in pixels")
+    vid.add_argument("--increase-area", type=float, default=0.1, help="crop margin (FOMM crop-video --increase)")
+    vid.add_argument("--detect-every", type=int, default=5, help="detect the face on every n-th frame (25 fps)")
+    vid.add_argument("--protocol", default=None, choices=["clip", "speaker", "voxceleb1"],
+                     help="split rule (default: voxceleb -> voxceleb1 official test ids, others -> clip)")
     args = parser.parse_args(argv)
     if args.action == "demo":
+        done = Path(args.out)
+        if args.family == "video":
+            from talkzoo.data.demo2d import build_video_demo_corpus
+
+            if not args.overwrite and (done / "meta.json").is_file() and (done / "splits" / "test.txt").is_file():
+                print(f"2D demo corpus already present in {done} (pass --overwrite to rebuild it)")
+                return 0
+            if args.size not in (256, 512):
+                raise ConfigError(f"--size must be 256 or 512 for the video demo corpus, got {args.size}")
+            out = build_video_demo_corpus(
+                args.out,
+                num_speakers=4 if args.speakers is None else args.speakers,
+                sentences_per_speaker=12 if args.sentences is None else args.sentences,
+                size=args.size,
+                seed=args.seed,
+                overwrite=args.overwrite,
+            )
+            print(f"2D demo corpus written to {out}")
+            return 0
         from talkzoo.data.demo3d import build_demo_corpus
 
-        done = Path(args.out)
         if not args.overwrite and (done / "split.json").is_file() and (done / "templates.pkl").is_file():
             print(f"demo corpus already present in {done} (pass --overwrite to rebuild it)")
             return 0
 
         out = build_demo_corpus(
             args.out,
-            num_speakers=args.speakers,
-            sentences_per_speaker=args.sentences,
+            num_speakers=6 if args.speakers is None else args.speakers,
+            sentences_per_speaker=40 if args.sentences is None else args.sentences,
             seed=args.seed,
             overwrite=args.overwrite,
         )
         print(f"demo corpus written to {out}")
+        return 0
+    if args.dataset != "vocaset":
+        from talkzoo.data.prepare_video import make_landmarker, prepare_videos
+
+        protocol = args.protocol or ("voxceleb1" if args.dataset == "voxceleb" else "clip")
+        out = prepare_videos(
+            Path(args.src), Path(args.out),
+            landmarker=make_landmarker(args.landmarker, args.landmarker_weights),
+            detector=args.detector, size=args.size, increase_area=args.increase_area,
+            detect_every=args.detect_every, protocol=protocol, overwrite=args.overwrite,
+        )
+        import json
+
+        clips = json.loads((out / "meta.json").read_text())["clips"]
+        print(f"{args.dataset}: {len(clips)} clips prepared in {out}")
         return 0
     from talkzoo.data.prepare import prepare_vocaset
 

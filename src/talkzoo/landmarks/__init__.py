@@ -3,7 +3,7 @@
 * :class:`Landmarker` -- the interface (``(N, H, W, 3)`` uint8 RGB -> ``(N, 68, 2)`` float32
   iBUG-68 pixels, NaN rows where no face) taken by face preprocessing and the LMD metric;
 * :class:`FaceMeshLandmarker` -- the default implementation: MediaPipe FaceMesh
-  (``face_landmark.tflite``, bundled, Apache-2.0) run by LiteRT (``pip install talkzoo[landmarks]``);
+  (``face_landmark.tflite``, bundled, Apache-2.0) run by LiteRT (``ai-edge-litert``, a talkzoo dependency);
 * :class:`FaceDetector` -- MediaPipe BlazeFace short range (bundled), for uncropped frames;
 * :data:`IBUG68_FROM_FACEMESH` -- the canonical FaceMesh-468 -> iBUG-68 correspondence.
 

@@ -2,7 +2,7 @@
 
 The model file ``face_landmark.tflite`` ships with talkzoo (``talkzoo/assets/facemesh``, Apache-2.0,
 taken from the ``mediapipe==0.10.21`` wheel; see PROVENANCE.md there), so no download is needed.
-Only the interpreter is optional: ``pip install talkzoo[landmarks]`` installs ``ai-edge-litert``.
+The interpreter, ``ai-edge-litert``, is a talkzoo dependency imported only when needed.
 
 Source: Kartynnik et al., "Real-time Facial Surface Geometry from Monocular Video on Mobile GPUs",
 CVPR-W 2019 (arXiv:1907.06724), and MediaPipe's graphs ``face_landmark_cpu.pbtxt`` (input: the
@@ -36,7 +36,7 @@ ROI_SCALE = 1.5  # MediaPipe: region of interest = 1.5 x the face box, square on
 PRESENCE_THRESHOLD = 0.5  # MediaPipe: face_presence threshold on the sigmoid score
 EYE_OUTER_RIGHT, EYE_OUTER_LEFT = 33, 263  # FaceMesh vertices that fix the ROI rotation
 
-INSTALL_HINT = "pip install 'talkzoo[landmarks]'  (or: pip install ai-edge-litert)"
+INSTALL_HINT = "pip install ai-edge-litert  (a talkzoo dependency: reinstalling talkzoo brings it)"
 
 
 def default_model_path() -> Path:

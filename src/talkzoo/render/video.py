@@ -129,6 +129,7 @@ def write_video(
     audio: Any = None,
     sample_rate: int | None = None,
     crf: int = 18,
+    threads: int | None = None,
 ) -> Path:
     """Encode RGB frames (and optionally a mono waveform) into an mp4 file, atomically.
 
@@ -146,6 +147,9 @@ def write_video(
         sample_rate: sampling rate of ``audio`` in Hz; required when ``audio`` is given. Rates AAC
             cannot store (anything not in :data:`AAC_SAMPLE_RATES`) are resampled to 48 kHz.
         crf: x264 constant rate factor, 0 (lossless) .. 51 (worst); 18 is visually lossless.
+        threads: x264 encoder threads; ``None`` lets x264 choose (fastest). x264's output depends
+            on its thread count, so pass a fixed number (1) for files that must be byte-identical
+            across machines.
 
     Returns:
         The output path as a :class:`pathlib.Path`.
@@ -191,7 +195,10 @@ def write_video(
             # the default 1/1000 s would round the audio duration to whole milliseconds.
             mux_options["movie_timescale"] = str(checked_audio[1])
         container = av.open(str(tmp), mode="w", format="mp4", options=mux_options)
-        vstream = container.add_stream("libx264", rate=rate, options={"crf": str(int(crf))})
+        x264_options = {"crf": str(int(crf))}
+        if threads is not None:
+            x264_options["threads"] = str(int(threads))
+        vstream = container.add_stream("libx264", rate=rate, options=x264_options)
         vstream.width = hw[1] + hw[1] % 2
         vstream.height = hw[0] + hw[0] % 2
         vstream.pix_fmt = "yuv420p"

@@ -8,8 +8,13 @@ Contracts:
 * :class:`ReenactmentTask` — input :class:`~talkzoo.data.batch.ReenactmentBatch` (a source image
   and driving frames); :meth:`ReenactmentTask.generate` returns ``(B, T, 3, H, W)`` in [0, 1].
 
-Both evaluate PSNR and SSIM (torchmetrics) over all real frames, logged as ``val/PSNR``,
-``test/SSIM``; the 2D-family issue adds LPIPS, FID, FVD, CSIM, LSE-C/D, LMD, AKD/AED on top.
+Both evaluate, over all real frames, the 2D metrics of :mod:`talkzoo.metrics.video` that need no
+absent weights: PSNR, SSIM and CPBD always; LMD (audio → video) or AKD (reenactment) with the
+shipped MediaPipe FaceMesh landmarker (iBUG-68 points detected on the generated *and* the
+ground-truth frames, the same detector on both sides). Metrics whose network is not shipped are
+added when ``metric_weights`` names a local file: ``lpips_backbone`` (LPIPS), ``inception``
+(FID, a TorchScript feature network), ``i3d`` (FVD), ``identity`` (CSIM; AED for reenactment),
+``syncnet`` (LSE-D / LSE-C, audio → video only). Logged as ``val/PSNR``, ``test/LMD`` etc.
 The predict output is one :class:`VideoPrediction` per sample.
 """
 
@@ -23,7 +28,6 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from torchmetrics import MetricCollection
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from talkzoo.data.batch import ReenactmentBatch, VideoBatch
 from talkzoo.data.spec import FAMILY_REENACT, FAMILY_VIDEO, ReenactmentDataSpec, VideoDataSpec
@@ -50,19 +54,115 @@ def _real_frames(video: Tensor, mask: Tensor) -> Tensor:
     return video[mask]
 
 
+#: ``metric_weights`` keys understood by the 2D family bases.
+METRIC_WEIGHT_KEYS = ("lpips_backbone", "inception", "i3d", "identity", "syncnet")
+#: smallest frame size (pixels) at which the landmark metrics run by default (FaceMesh needs a face
+#: of at least ~100 px; CPBD needs 64 px).
+LANDMARK_MIN_SIZE = 128
+
+
+class FaceMeshDetector:
+    """Adapter: ``(N, 3, H, W)`` float [0, 1] RGB tensor → ``(N, 68, 2)`` float32 iBUG-68 pixels.
+
+    Wraps :class:`talkzoo.landmarks.FaceMeshLandmarker` (shipped MediaPipe FaceMesh weights), built
+    on first use; NaN rows for frames without a face. Copies and pickles drop the interpreter
+    (metrics are deep-copied per stage and sent to DDP workers).
+    """
+
+    def __init__(self) -> None:
+        self._landmarker = None
+
+    def __call__(self, frames: Tensor) -> Tensor:
+        """Detect landmarks on ``(N, 3, H, W)`` [0, 1] frames; returns ``(N, 68, 2)`` on their device."""
+        if self._landmarker is None:
+            from talkzoo.landmarks import FaceMeshLandmarker
+
+            self._landmarker = FaceMeshLandmarker()
+        images = frames.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return torch.from_numpy(self._landmarker(images)).to(frames.device)
+
+    def __deepcopy__(self, memo: dict) -> "FaceMeshDetector":
+        return FaceMeshDetector()
+
+    def __getstate__(self) -> dict:
+        return {"_landmarker": None}
+
+
+def _check_metric_weights(metric_weights: dict[str, str] | None) -> dict[str, str]:
+    weights = dict(metric_weights or {})
+    unknown = sorted(set(weights) - set(METRIC_WEIGHT_KEYS))
+    if unknown:
+        from talkzoo.errors import ConfigError
+
+        raise ConfigError(f"metric_weights: unknown key(s) {unknown}; expected some of {list(METRIC_WEIGHT_KEYS)}")
+    return weights
+
+
 class _FrameMetricsMixin:
-    """PSNR/SSIM on real frames, shared by both 2D families."""
+    """The 2D metric collection shared by both families (see the module docstring)."""
 
-    def configure_metrics(self) -> MetricCollection:  # noqa: D102
-        return MetricCollection(
-            {"PSNR": PeakSignalNoiseRatio(data_range=1.0), "SSIM": StructuralSimilarityIndexMeasure(data_range=1.0)},
-            compute_groups=False,
-        )
+    metric_weights: dict[str, str]
+    landmark_metrics: bool | None
 
-    def update_metrics(self, collection: MetricCollection, prediction: Tensor, batch) -> None:  # noqa: D102
-        target = batch.frames if isinstance(batch, VideoBatch) else batch.driving
-        pred = _real_frames(prediction.clamp(0, 1), batch.frame_mask).float()
-        collection.update(pred, _real_frames(target, batch.frame_mask).float())
+    def _landmarks_on(self) -> bool:
+        if self.landmark_metrics is not None:
+            return bool(self.landmark_metrics)
+        return int(self.require_spec().image_size) >= LANDMARK_MIN_SIZE  # type: ignore[attr-defined]
+
+    def configure_metrics(self) -> MetricCollection:
+        """PSNR, SSIM, CPBD, LMD/AKD and the weight-backed metrics named by ``metric_weights``."""
+        from talkzoo.metrics.video import CPBD, CSIM, LPIPS, AverageEuclideanDistance, AverageKeypointDistance, FramePSNR, FrameSSIM, LandmarkDistance
+
+        reenact = isinstance(self, ReenactmentTask)
+        size = int(self.require_spec().image_size)  # type: ignore[attr-defined]
+        metrics: dict = {"PSNR": FramePSNR(), "SSIM": FrameSSIM()}
+        if size >= 64:
+            metrics["CPBD"] = CPBD()
+        if self._landmarks_on():
+            metrics["AKD" if reenact else "LMD"] = AverageKeypointDistance(detector=FaceMeshDetector()) if reenact else LandmarkDistance()
+        weights = self.metric_weights
+        if "lpips_backbone" in weights:
+            metrics["LPIPS"] = LPIPS(backbone_weights=weights["lpips_backbone"])
+        if "inception" in weights:
+            from talkzoo.metrics.frechet import FrechetInceptionDistance
+
+            metrics["FID"] = FrechetInceptionDistance(weights["inception"])
+        if "i3d" in weights:
+            from talkzoo.metrics.frechet import FrechetVideoDistance
+
+            metrics["FVD"] = FrechetVideoDistance(weights["i3d"])
+        if "identity" in weights:
+            metrics["CSIM"] = CSIM(weights["identity"])
+            if reenact:
+                metrics["AED"] = AverageEuclideanDistance(weights["identity"])
+        if "syncnet" in weights and not reenact:
+            from talkzoo.metrics.syncnet import SyncNetLSE
+
+            metrics["LSE"] = SyncNetLSE(weights["syncnet"])
+        return MetricCollection(metrics, compute_groups=False)
+
+    def update_metrics(self, collection: MetricCollection, prediction: Tensor, batch) -> None:
+        """Update each metric with the real frames of the prediction and the ground truth."""
+        target = (batch.frames if isinstance(batch, VideoBatch) else batch.driving).float()
+        pred, mask = prediction.clamp(0, 1).float(), batch.frame_mask
+        from talkzoo.metrics.video import CPBD, CSIM, LandmarkDistance
+
+        detector = None
+        for metric in collection.values():
+            if isinstance(metric, LandmarkDistance):
+                detector = detector or FaceMeshDetector()
+                lm_pred = torch.full((*mask.shape, 68, 2), float("nan"), device=pred.device)
+                lm_true = lm_pred.clone()
+                lm_pred[mask], lm_true[mask] = detector(pred[mask]), detector(target[mask])
+                metric.update(lm_pred, lm_true, mask)
+            elif isinstance(metric, CPBD):
+                metric.update(pred, mask)
+            elif isinstance(metric, CSIM):
+                metric.update(pred, batch.source, mask)
+            elif type(metric).__name__ == "SyncNetLSE":
+                metric.update(pred, batch.audio, mask, batch.audio_mask)
+            else:
+                metric.update(pred, target, mask)
 
     @staticmethod
     def _to_predictions(prediction: Tensor, mask: Tensor, names: list[str], fps: float) -> list[VideoPrediction]:
@@ -80,9 +180,14 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         spec: :class:`~talkzoo.data.spec.VideoDataSpec` (linked from the datamodule).
         optimizer: callable ``params -> Optimizer`` (default Adam, lr 1e-4).
         lr_scheduler: optional callable ``optimizer -> LRScheduler``.
+        metric_weights: local weight files of the optional metrics, by key (``lpips_backbone``,
+            ``inception``, ``i3d``, ``identity``, ``syncnet``); see the module docstring.
+        landmark_metrics: run the FaceMesh landmark metric (LMD / AKD); default ``None`` = on for
+            frames of at least 128 px.
 
     Raises:
         FamilyMismatchError: for a spec of another family.
+        ConfigError: an unknown ``metric_weights`` key.
     """
 
     family: ClassVar[str] = FAMILY_VIDEO
@@ -93,7 +198,11 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         spec: VideoDataSpec | dict | None = None,
         optimizer: OptimizerCallable = _adam,
         lr_scheduler: LRSchedulerCallable | None = None,
+        metric_weights: dict[str, str] | None = None,
+        landmark_metrics: bool | None = None,
     ) -> None:
+        self.metric_weights = _check_metric_weights(metric_weights)
+        self.landmark_metrics = landmark_metrics
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler)
 
     def generate(  # type: ignore[override]
@@ -128,9 +237,14 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
         spec: :class:`~talkzoo.data.spec.ReenactmentDataSpec` (linked from the datamodule).
         optimizer: callable ``params -> Optimizer`` (default Adam, lr 1e-4).
         lr_scheduler: optional callable ``optimizer -> LRScheduler``.
+        metric_weights: local weight files of the optional metrics, by key (``lpips_backbone``,
+            ``inception``, ``i3d``, ``identity``, ``syncnet``); see the module docstring.
+        landmark_metrics: run the FaceMesh landmark metric (LMD / AKD); default ``None`` = on for
+            frames of at least 128 px.
 
     Raises:
         FamilyMismatchError: for a spec of another family.
+        ConfigError: an unknown ``metric_weights`` key.
     """
 
     family: ClassVar[str] = FAMILY_REENACT
@@ -141,7 +255,11 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
         spec: ReenactmentDataSpec | dict | None = None,
         optimizer: OptimizerCallable = _adam,
         lr_scheduler: LRSchedulerCallable | None = None,
+        metric_weights: dict[str, str] | None = None,
+        landmark_metrics: bool | None = None,
     ) -> None:
+        self.metric_weights = _check_metric_weights(metric_weights)
+        self.landmark_metrics = landmark_metrics
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler)
 
     def generate(  # type: ignore[override]
