@@ -36,25 +36,11 @@ import sys
 import time
 from pathlib import Path
 
+from _memory import current_rss_mb, peak_rss_mb  # benchmarks/_memory.py
+
 RATE = 16000
 FPS = 30.0
 VERTICES = 468
-
-
-def _rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _current_rss_mb() -> float:
-    """Current resident set size, MiB (Linux ``/proc``; falls back to the peak elsewhere)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            pages = int(fh.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    except OSError:
-        return _rss_mb()
 
 
 def _build_model():
@@ -91,7 +77,7 @@ def _worker(seconds: float, mode: str, threads: int) -> dict:
         model.generate(audio[:, :RATE], template, torch.tensor([0]))
     if mode == "cached":  # the decoder runs once per generated frame (the reference stamps its own loop)
         model.motion_decoder.register_forward_hook(lambda *_: stamps.append(time.perf_counter()))
-    rss_before = _current_rss_mb()
+    rss_before = _currentpeak_rss_mb()
     start = time.perf_counter()
     with torch.no_grad():
         if mode == "cached":
@@ -124,8 +110,8 @@ def _worker(seconds: float, mode: str, threads: int) -> dict:
         "median_frame_seconds_last_600": statistics.median(tail) if tail else None,
         "output_mb": frames * 3 * VERTICES * 4 / (1024 * 1024),  # (1, T, V, 3) float32 result
         "rss_before_generate_mb": rss_before,
-        "peak_rss_mb": _rss_mb(),
-        "rss_growth_mb": _rss_mb() - rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_growth_mb": peak_rss_mb() - rss_before,
     }
 
 

@@ -62,6 +62,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import current_rss_mb, peak_rss_mb  # benchmarks/_memory.py
+
 RATE = 16000
 FPS = 30.0
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -78,22 +80,6 @@ HUBERT_LARGE = {  # transformers HubertConfig fields of hubert-large-ls960-ft (r
 
 
 # ----------------------------------------------------------------------------- memory probes
-def _peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _current_rss_mb() -> float:
-    """Current resident set size, MiB (Linux ``/proc``; the peak elsewhere)."""
-    try:
-        with open("/proc/self/statm") as fh:
-            pages = int(fh.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
-    except OSError:
-        return _peak_rss_mb()
-
-
 def _reset_cpu_peak() -> bool:
     """Free cached heap pages and reset this process's peak RSS (Linux ``clear_refs`` 5); False if impossible."""
     import ctypes
@@ -140,7 +126,7 @@ class _Memory:
             self.method = "cuda_max_memory_allocated"
         else:
             self.reset = _reset_cpu_peak()
-            self.base = _current_rss_mb()
+            self.base = current_rss_mb()
             self.method = "VmHWM after clear_refs reset" if self.reset else "ru_maxrss (cumulative)"
 
     def result(self) -> dict:
@@ -150,7 +136,7 @@ class _Memory:
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated() / 2**20
         else:
-            peak = (_status_mb("VmHWM:") if self.reset else None) or _peak_rss_mb()
+            peak = (_status_mb("VmHWM:") if self.reset else None) or peak_rss_mb()
         return {"baseline_mb": self.base, "peak_mb": peak, "growth_mb": peak - self.base, "method": self.method}
 
 
