@@ -114,6 +114,53 @@ def test_prepare_resamples_crops_and_writes_layout(tmp_path):
     assert not [p for p in out.rglob(".*")]  # no temporary or staging file left
 
 
+class RecordingLandmarker:
+    """Wraps a real landmarker and records the face box handed to it and whether it found the face."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.boxes, self.found = inner, [], []
+
+    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        self.boxes.append(np.asarray(box, dtype=np.float64))
+        points = self.inner(frame, box)
+        self.found.append(points is not None)
+        return points
+
+
+def test_prepare_with_the_default_facemesh_landmarker_on_a_real_face(tmp_path):
+    # the command's defaults: --landmarker facemesh (shipped weights), --detector auto
+    pytest.importorskip("ai_edge_litert")
+    from talkzoo.landmarks import MOUTH, FaceMeshLandmarker
+    from talkzoo.video import read_frames
+
+    src = tmp_path / "raw"
+    _face_video(src / "WDA_Astronaut_000.mp4", fps=25.0, seconds=0.4)
+    rec = RecordingLandmarker(make_landmarker("facemesh"))
+    size = 128
+    out = prepare_videos(src, tmp_path / "out", landmarker=rec, size=size, progress=False)
+    t = json.loads((out / "meta.json").read_text())["clips"]["WDA_Astronaut_000"]["frames"]
+    lm = np.load(out / "landmarks" / "WDA_Astronaut_000.npy")
+    assert t == 10 and lm.shape == (t, 68, 2) and lm.dtype == np.float32
+    assert np.isfinite(lm).all() and all(rec.found) and len(rec.found) == t  # found on every frame
+    assert np.all((lm > -0.5) & (lm < size - 0.5))
+    # the mouth lies inside the detector's face box (output pixels) on every frame ...
+    box = np.stack(rec.boxes)[:, None, :]
+    mouth = lm[:, MOUTH]
+    assert np.all((mouth[..., 0] > box[..., 0]) & (mouth[..., 0] < box[..., 2]))
+    assert np.all((mouth[..., 1] > box[..., 1]) & (mouth[..., 1] < box[..., 3]))
+    # ... below the eyes, horizontally between the eye centres, and wider than it is tall
+    right_eye, left_eye = lm[:, 36:42].mean(1), lm[:, 42:48].mean(1)
+    centre = mouth.mean(1)
+    assert np.all(centre[:, 1] > np.maximum(right_eye[:, 1], left_eye[:, 1]) + 0.1 * size)
+    assert np.all((centre[:, 0] > right_eye[:, 0]) & (centre[:, 0] < left_eye[:, 0]))
+    assert np.all(lm[:, 54, 0] - lm[:, 48, 0] > lm[:, 57, 1] - lm[:, 51, 1])
+    # the landmarks belong to the frames written: FaceMesh on the decoded output video agrees
+    frames = read_frames(out / "videos" / "WDA_Astronaut_000.mp4").numpy()
+    assert frames.shape == (t, size, size, 3)
+    again = FaceMeshLandmarker(track=False)(frames, np.stack(rec.boxes))
+    assert np.abs(again - lm).mean() < 1.5
+
+
 def test_no_face_is_a_logged_skip_and_nothing_written(tmp_path, caplog):
     src = tmp_path / "raw"
     _face_video(src / "spk1" / "good.mp4", seconds=0.6, fps=25.0)
@@ -132,7 +179,11 @@ def test_nothing_prepared_is_an_error_and_leaves_no_output(tmp_path):
     src = tmp_path / "raw"
     _face_video(src / "blank.mp4", seconds=0.4, fps=25.0, face=False)
     _face_video(src / "mute.mp4", seconds=0.4, fps=25.0, audio=False)
-    with pytest.raises(DataError, match=r"no video could be prepared.*blank\.mp4: no face"):
+    import soundfile
+
+    soundfile.write(src / "voice.mp4", np.zeros(1600, np.float32), 16000, format="WAV")  # audio only
+    with pytest.raises(DataError, match=r"no video could be prepared.*blank\.mp4: no face.*"
+                                        r"mute\.mp4: has no audio.*voice\.mp4: has no video stream"):
         prepare_videos(src, tmp_path / "out", landmarker=StubLandmarker(), detector="skimage", size=64,
                        progress=False)
     assert not (tmp_path / "out").exists()

@@ -91,11 +91,16 @@ def test_audio_span_exact_values():
     assert audio_span(1, 3, 29.97, 16000) == (534, 1602)
     with pytest.raises(ConfigError):
         audio_span(3, 1, 25, 16000)
+    for bad_rate in (0, -16000, 16000.5):
+        with pytest.raises(ConfigError, match="sample_rate"):
+            audio_span(0, 1, 25, bad_rate)
 
 
 def test_slice_audio_pads_past_the_end():
     seg, mask = slice_audio_for_frames(torch.ones(1000), 1, 3, 25, 16000)  # wants [640, 1920)
     assert seg.shape == (1280,) and int(mask.sum()) == 360 and float(seg[360:].abs().sum()) == 0.0
+    with pytest.raises(DataError, match=r"mono waveform of shape \(S,\), got \(1, 1000\)"):
+        slice_audio_for_frames(torch.ones(1, 1000), 1, 3, 25, 16000)  # a channel axis would be cut as samples
 
 
 def test_convert_frame_indices_hand_computed():

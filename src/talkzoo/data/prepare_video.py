@@ -50,6 +50,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "Detector",
     "Dlib68Landmarker",
+    "FaceMesh68Landmarker",
     "Landmarker",
     "OpenCVHaarDetector",
     "SkimageLBPDetector",
@@ -253,8 +254,17 @@ class FaceMesh68Landmarker:
     package, no download) as a :class:`Landmarker`: iBUG-68 points through the project's table
     :data:`talkzoo.landmarks.IBUG68_FROM_FACEMESH`; ``None`` when FaceMesh finds no face in the box.
 
+    Each call runs FaceMesh on one frame from the region of interest of ``box`` (MediaPipe's
+    protocol, see :class:`talkzoo.landmarks.FaceMeshLandmarker`: 1.5 x the box's longer side,
+    then up to 3 refinement passes from the landmarks' own region of interest).
+
     Args:
         weights: optional path of another ``face_landmark.tflite`` (default: the shipped one).
+
+    Raises:
+        ConfigError: ``ai-edge-litert`` is not installed.
+        MissingWeightsError: ``weights`` does not exist.
+        DataError: ``weights`` is not a MediaPipe ``face_landmark.tflite`` model.
     """
 
     def __init__(self, weights: str | os.PathLike | None = None) -> None:
@@ -263,7 +273,13 @@ class FaceMesh68Landmarker:
         self._landmarker = FaceMeshLandmarker(weights) if weights is not None else FaceMeshLandmarker()
 
     def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        """``(68, 2)`` float32 pixels for the face in ``box`` of the ``(S, S, 3)`` uint8 frame, or ``None``."""
+        """``(68, 2)`` float32 iBUG-68 pixels (pixel-centre convention) for the face in the ``(4,)``
+        box ``x0, y0, x1, y1`` (pixels) of the ``(S, S, 3)`` uint8 RGB frame, or ``None`` when
+        FaceMesh's face-presence probability is below 0.5.
+
+        Raises:
+            DataError: ``frame`` is not ``(H, W, 3)`` uint8 or ``box`` is empty.
+        """
         points = self._landmarker(frame[None], np.asarray(box, dtype=np.float64)[None])[0]
         return None if not np.isfinite(points).all() else points.astype(np.float32)
 
@@ -505,6 +521,8 @@ def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, 
                     boxes[i] = found[int(np.argmax(area))]
     except (av.error.FFmpegError, OSError) as exc:
         raise _Skip(f"cannot be decoded ({exc})") from exc
+    except DataError as exc:  # no video stream / no frame: skipped like an undecodable file
+        raise _Skip(str(exc).removeprefix(f"{path}: ")) from exc
     sampled = len(range(0, n_frames, detect_every))
     if not boxes:
         raise _Skip(f"no face found in any of {sampled} sampled frames")

@@ -1066,7 +1066,8 @@ _BASE_ARGS_DOC = """
 
 
 class TalkingVideoDataModule(_VideoDataModuleBase):
-    """Audio → talking-portrait video clips (:class:`~talkzoo.data.batch.VideoBatch`) for FLOAT and AMIE.
+    # a class docstring must be a literal; an expression only becomes __doc__ by assignment
+    __doc__ = """Audio → talking-portrait video clips (:class:`~talkzoo.data.batch.VideoBatch`) for FLOAT and AMIE.
     """ + _BASE_ARGS_DOC
 
     family = FAMILY_VIDEO
@@ -1090,7 +1091,7 @@ class TalkingVideoDataModule(_VideoDataModuleBase):
 
 
 class ReenactmentVideoDataModule(_VideoDataModuleBase):
-    """Video-driven reenactment samples (:class:`~talkzoo.data.batch.ReenactmentBatch`) for DaGAN.
+    __doc__ = """Video-driven reenactment samples (:class:`~talkzoo.data.batch.ReenactmentBatch`) for DaGAN.
 
     Training: source = a random frame of a video, driving = a random window of ``clip_frames``
     frames of the same video (DaGAN/FOMM train on frame pairs: ``clip_frames=1``). Test: the

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from talkzoo.errors import DataError, MissingWeightsError
+from talkzoo.errors import ConfigError, DataError, MissingWeightsError
 
 __all__ = [
     "ExternalNet",
@@ -115,7 +115,7 @@ def scale_range(x: Tensor, value_range: str) -> Tensor:
     """Map [0, 1] input to a network's range: ``unit`` [0, 1], ``symmetric`` [-1, 1], ``byte`` [0, 255].
 
     Raises:
-        ValueError: an unknown range name.
+        ConfigError: an unknown range name.
     """
     if value_range == "unit":
         return x
@@ -123,7 +123,7 @@ def scale_range(x: Tensor, value_range: str) -> Tensor:
         return x * 2.0 - 1.0
     if value_range == "byte":
         return x * 255.0
-    raise ValueError(f"value range must be 'unit', 'symmetric' or 'byte', got {value_range!r}")
+    raise ConfigError(f"value range must be 'unit', 'symmetric' or 'byte', got {value_range!r}")
 
 
 def load_network(source: nn.Module | str | os.PathLike, what: str, hint: str = "") -> nn.Module:

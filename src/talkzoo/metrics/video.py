@@ -75,7 +75,7 @@ def _distance(a: Tensor, b: Tensor, kind: str) -> Tensor:
         return d.abs().mean(1)
     if kind == "sum_sq":
         return d.square().sum(1)
-    raise ValueError(kind)
+    raise ConfigError(f"unknown distance {kind!r}; expected 'mean_abs', 'sum_sq' or 'l2'")
 
 
 class _MeanMetric(Metric):

@@ -5,9 +5,9 @@ Every writer produces real files with the real names (HDTF ``WDA_BarackObama_000
 ``Actor_01/01-01-03-02-01-01-01.mp4``, LRW ``lipread_mp4/ABOUT/train/ABOUT_00001.mp4``, GRID
 ``s1/bbaf2n.mpg`` + ``align/bbaf2n.align``, FOMM VoxCeleb ``test/id10280#NXjT3732Ekg#001093#001192.mp4``
 as a PNG frame folder or an mp4, CelebV ``Donald_Trump/Image/*.jpg``, and the talkzoo prepared layout
-of ``/tmp/notes/layout.md``), but a few seconds of synthetic frames (a flat background, a face-like
-ellipse with a mouth that opens with the audio, and a frame-number code), a sine-tone "voice" and
-synthetic iBUG-68 landmarks. Nothing here is real data.
+``talkzoo-video/1`` of :mod:`talkzoo.data.video`), but a few seconds of synthetic frames (a flat
+background, a face-like ellipse with a mouth that opens with the audio, and a frame-number code),
+a sine-tone "voice" and synthetic iBUG-68 landmarks. Nothing here is real data.
 
 Frame code: the top-left ``size/4`` square has grey level ``8 * (k % 32)`` and the square right of
 it ``8 * (k // 32)``, so :func:`decode_frame_index` recovers frame ``k`` from a decoded frame
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from talkzoo.errors import ConfigError
 from talkzoo.render.video import write_video
 
 __all__ = [
@@ -238,7 +239,7 @@ def write_prepared_video_layout(
     landmarks: bool = True,
     pairs: bool = True,
 ) -> Path:
-    """Write the talkzoo prepared-video layout (``/tmp/notes/layout.md``) with synthetic clips.
+    """Write the talkzoo prepared-video layout (``talkzoo-video/1``, see :mod:`talkzoo.data.video`) with synthetic clips.
 
     Clip ids are ``<speaker>_<NNN>``. Split: the last speaker is held out — its first clip is
     ``val``, the rest ``test``; every other clip is ``train``. ``pairs/test_pairs.csv`` pairs each
@@ -255,14 +256,18 @@ def write_prepared_video_layout(
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ConfigError: fewer than 2 speakers or 2 clips per speaker, or a ``frames`` list of the
+            wrong length.
     """
     root = Path(root)
     if len(speakers) < 2 or clips_per_speaker < 2:
-        raise ValueError("write_prepared_video_layout needs >= 2 speakers and >= 2 clips per speaker")
+        raise ConfigError("write_prepared_video_layout needs >= 2 speakers and >= 2 clips per speaker")
     ids = [f"{s}_{i:03d}" for s in speakers for i in range(clips_per_speaker)]
     lengths = [int(frames)] * len(ids) if isinstance(frames, int) else [int(f) for f in frames]
     if len(lengths) != len(ids):
-        raise ValueError(f"frames: expected one int or {len(ids)} values, got {len(lengths)}")
+        raise ConfigError(f"frames: expected one int or {len(ids)} values, got {len(lengths)}")
     clips = {}
     for n, (cid, t) in enumerate(zip(ids, lengths)):
         spk = cid.rsplit("_", 1)[0]
@@ -309,6 +314,9 @@ def write_video_fixture(root: str | os.PathLike[str], preset: str, size: int = 3
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ConfigError: an unknown ``preset``.
     """
     root = Path(root)
     if preset in ("prepared", "demo"):
@@ -382,5 +390,5 @@ def write_video_fixture(root: str | os.PathLike[str], preset: str, size: int = 3
         _text(root / "splits" / "val.txt", ids[2] + "\n")
         _text(root / "splits" / "test.txt", ids[3] + "\n")
     else:
-        raise ValueError(f"no fixture writer for preset '{preset}'")
+        raise ConfigError(f"no fixture writer for preset '{preset}'")
     return root

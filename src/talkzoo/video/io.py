@@ -116,9 +116,9 @@ def audio_span(t0: int, t1: int, fps: float, sample_rate: int) -> tuple[int, int
     """
     if t0 < 0 or t1 < t0:
         raise ConfigError(f"audio_span: expected 0 <= t0 <= t1, got t0={t0}, t1={t1}")
-    per_frame = Fraction(int(sample_rate)) / _fraction(fps, "fps")
-    if sample_rate <= 0:
+    if sample_rate <= 0 or int(sample_rate) != sample_rate:
         raise ConfigError(f"sample_rate: expected a positive integer of Hz, got {sample_rate!r}")
+    per_frame = Fraction(int(sample_rate)) / _fraction(fps, "fps")
     return math.floor(t0 * per_frame + Fraction(1, 2)), math.floor(t1 * per_frame + Fraction(1, 2))
 
 
@@ -133,7 +133,13 @@ def slice_audio_for_frames(audio: Tensor, t0: int, t1: int, fps: float, sample_r
     Returns:
         ``(segment, mask)``: ``(s1 - s0,)`` float32 samples (zero where the waveform ends early)
         and ``(s1 - s0,)`` bool, ``True`` on real samples.
+
+    Raises:
+        DataError: ``audio`` is not a 1-D ``(S,)`` waveform.
+        ConfigError: see :func:`audio_span`.
     """
+    if audio.ndim != 1:
+        raise DataError(f"audio: expected a mono waveform of shape (S,), got {tuple(audio.shape)}")
     s0, s1 = audio_span(t0, t1, fps, sample_rate)
     out = audio.new_zeros(s1 - s0)
     mask = torch.zeros(s1 - s0, dtype=torch.bool)
@@ -589,7 +595,11 @@ def _probe_header(path: Path) -> dict[str, Any]:
 
 
 def open_video(path: str | os.PathLike[str], **kwargs: Any) -> VideoSource:
-    """Open a video file or frame folder for random access (see :class:`VideoSource` for arguments)."""
+    """Open a video file or frame folder for random access (see :class:`VideoSource` for arguments).
+
+    Raises:
+        DataError: see :class:`VideoSource`.
+    """
     return VideoSource(path, **kwargs)
 
 
