@@ -13,7 +13,7 @@ import pytest
 
 from talkzoo.data.prepare_video import (
     Dlib68Landmarker,
-    Landmarker,
+    BoxLandmarker,
     make_detector,
     make_landmarker,
     prepare_videos,
@@ -87,7 +87,7 @@ def test_prepare_resamples_crops_and_writes_layout(tmp_path):
     src = tmp_path / "raw"
     n_src = _face_video(src / "WDA_Someone_000.mp4", fps=30.0, seconds=1.2)
     stub = StubLandmarker()
-    assert isinstance(stub, Landmarker)
+    assert isinstance(stub, BoxLandmarker)
     out = prepare_videos(src, tmp_path / "out", landmarker=stub, detector="skimage", size=64,
                          detect_every=3, progress=False)
     meta = json.loads((out / "meta.json").read_text())

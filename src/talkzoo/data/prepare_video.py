@@ -16,7 +16,7 @@
 3. **Resize** the crop to ``size x size`` (Pillow, Lanczos) and **resample to 25 fps**: output
    frame ``i`` (time ``t0 + i / 25``) is the source frame on screen at that time (sample and
    hold), ``T = floor(duration * 25)`` frames.
-4. **Landmarks**: a pluggable 68-point :class:`Landmarker` on every output frame (iBUG-68 order,
+4. **Landmarks**: a pluggable 68-point :class:`BoxLandmarker` on every output frame (iBUG-68 order,
    output pixels); frames where it fails are filled by linear interpolation in time.
 5. **Audio**: first track, mixed to mono, resampled to 16 kHz (FFmpeg's swresample through
    PyAV), aligned to the first video frame and cut / zero-padded to exactly ``T / 25`` s.
@@ -51,7 +51,7 @@ __all__ = [
     "Detector",
     "Dlib68Landmarker",
     "FaceMesh68Landmarker",
-    "Landmarker",
+    "BoxLandmarker",
     "OpenCVHaarDetector",
     "SkimageLBPDetector",
     "make_detector",
@@ -86,8 +86,9 @@ class Detector(Protocol):
 
 
 @runtime_checkable
-class Landmarker(Protocol):
-    """68-point facial landmarker: ``landmarker(frame, box) -> points``.
+class BoxLandmarker(Protocol):
+    """68-point facial landmarker for one frame and a face box: ``landmarker(frame, box) -> points``
+    (the batch interface of :class:`talkzoo.landmarks.Landmarker` is for whole clips).
 
     ``frame`` is an (S, S, 3) uint8 RGB output frame, ``box`` the (4,) float face box
     ``x0, y0, x1, y1`` in it; the result is a (68, 2) float array of iBUG-68 points in that
@@ -251,7 +252,7 @@ def make_detector(name: str = "auto") -> Detector:
 
 class FaceMesh68Landmarker:
     """The shipped MediaPipe FaceMesh (:class:`talkzoo.landmarks.FaceMeshLandmarker`, weights in the
-    package, no download) as a :class:`Landmarker`: iBUG-68 points through the project's table
+    package, no download) as a :class:`BoxLandmarker`: iBUG-68 points through the project's table
     :data:`talkzoo.landmarks.IBUG68_FROM_FACEMESH`; ``None`` when FaceMesh finds no face in the box.
 
     Each call runs FaceMesh on one frame from the region of interest of ``box`` (MediaPipe's
@@ -284,11 +285,11 @@ class FaceMesh68Landmarker:
         return None if not np.isfinite(points).all() else points.astype(np.float32)
 
 
-def make_landmarker(name: str, weights: str | os.PathLike | None = None) -> Landmarker:
+def make_landmarker(name: str, weights: str | os.PathLike | None = None) -> BoxLandmarker:
     """The 68-point landmarker called ``name``: ``"facemesh"`` (default; shipped weights, see
     :class:`FaceMesh68Landmarker`), ``"dlib"`` (needs ``weights``, see :class:`Dlib68Landmarker`)
     or ``"module:Class"``, any importable class whose instance (built with ``weights`` as its
-    only argument, when given) follows :class:`Landmarker`.
+    only argument, when given) follows :class:`BoxLandmarker`.
 
     Raises:
         ConfigError: unknown name / not importable; MissingWeightsError: weights missing.
@@ -497,7 +498,7 @@ def _interpolate_missing(points: np.ndarray) -> np.ndarray:
     return flat.reshape(points.shape)
 
 
-def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, landmarker: Landmarker, *,
+def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, landmarker: BoxLandmarker, *,
                  size: int, increase_area: float, detect_every: int, min_face_fraction: float) -> int:
     """Prepare one video; returns its frame count. Raises _Skip (nothing written) when it cannot."""
     import av
@@ -590,7 +591,7 @@ def prepare_videos(
     src: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    landmarker: Landmarker,
+    landmarker: BoxLandmarker,
     detector: Detector | str = "auto",
     size: int = 256,
     increase_area: float = 0.1,
@@ -620,7 +621,7 @@ def prepare_videos(
         src: folder searched recursively for videos (:data:`VIDEO_SUFFIXES`).
         out: dataset root; created, or resumed when it holds a ``talkzoo-video/1`` meta.json of
             the same size (clips already listed are kept unless ``overwrite``).
-        landmarker: a :class:`Landmarker` (e.g. ``make_landmarker("dlib", weights)``).
+        landmarker: a :class:`BoxLandmarker` (e.g. ``make_landmarker("dlib", weights)``).
         detector: a :class:`Detector` or a name for :func:`make_detector`.
         size: output side in pixels (even, >= 64). increase_area: FOMM's crop margin.
         detect_every: run the detector on every n-th output frame (25 fps).
