@@ -32,6 +32,27 @@ def test_generate_shapes_and_padding() -> None:
     assert full.frame_mask.tolist() == batch.frame_mask.tolist()
 
 
+def test_padded_batch_sequences_keep_their_own_length() -> None:
+    # A short sequence in a padded batch is animated over its own frames (not stretched to the
+    # batch width): equal to animating it alone, in generate() and in the metrics' prediction.
+    spec, tpl = ico_spec()
+    m = tiny_model(spec).eval()
+    with torch.no_grad():  # make the output depend on the audio
+        m.coeff_head.weight.normal_()
+        m.refiner.out.lins[0].weight.normal_()
+    b = make_batch(tpl, lengths=(8, 5))
+    n = int(b.audio_mask[1].sum())
+    with torch.no_grad():
+        single = m.generate(b.audio[1:2, :n], b.template[1:2])  # the second sequence alone, unpadded
+        both = m.generate(b.audio, b.template, num_frames=8, audio_mask=b.audio_mask)
+        metric = m.predict_for_metrics(b)
+    assert single.shape == (1, 5, 42, 3) and both.shape == metric.shape == (2, 8, 42, 3)
+    assert not torch.allclose(single[0, 0], single[0, 4])  # the motion varies over time
+    torch.testing.assert_close(both[1, :5], single[0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(metric[1, :5], single[0], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(both[1, 5:], b.template[1, None].expand(3, -1, -1))
+
+
 def test_generate_ignores_speaker_labels() -> None:
     spec, tpl = ico_spec()
     m = tiny_model(spec).eval()
@@ -88,12 +109,47 @@ def test_pca_initialisation_of_the_model_equals_numpy_pca() -> None:
     np.testing.assert_allclose(m.pca_std[:k].numpy(), std[:k], rtol=1e-4)
     for i in range(k):
         assert abs(abs(float(m.pca_components[i].double().numpy() @ vt[i])) - 1) < 1e-4
-    # the layer = whitened basis: weight = components^T * std, bias = mean
-    torch.testing.assert_close(m.pca_layer.weight, (m.pca_components * m.pca_std[:, None]).t())
-    torch.testing.assert_close(m.pca_layer.bias, m.pca_mean)
+    # the layer = whitened basis in motion units (mm): weight = components^T * std, bias = mean
+    assert m.motion_unit == pytest.approx(1e-3)
+    torch.testing.assert_close(m.pca_layer.weight * 1e-3, (m.pca_components * m.pca_std[:, None]).t())
+    torch.testing.assert_close(m.pca_layer.bias * 1e-3, m.pca_mean)
     # a checkpoint keeps the basis
     state = m.state_dict()
     assert {"pca_mean", "pca_components", "pca_std", "pca_ready"} <= set(state)
+
+
+def test_training_starts_at_the_mean_motion() -> None:
+    # zero-initialised coefficient head and refinement output: after the PCA initialisation the
+    # prediction is template + mean training displacement for any audio (the mean-motion baseline)
+    spec, tpl = ico_spec()
+    m = tiny_model(spec).eval()
+    batches = [make_batch(tpl, lengths=(6, 4), seed=0), make_batch(tpl, lengths=(5, 5), seed=1)]
+    m.initialize_pca(batches)
+    b = make_batch(tpl, lengths=(6, 3), seed=2)
+    with torch.no_grad():
+        out = m(b.audio, b.audio_mask, b.template, b.lengths)
+    assert float(out.coefficients.abs().max()) == 0.0 and float(out.refinement.abs().max()) == 0.0
+    expected = b.template[:, None] + m.pca_mean.reshape(42, 3)
+    torch.testing.assert_close(out.vertices[0], expected[0].expand(6, -1, -1), atol=1e-7, rtol=0)
+    torch.testing.assert_close(out.vertices[1, :3], expected[1].expand(3, -1, -1), atol=1e-7, rtol=0)
+
+
+def test_one_optimizer_step_moves_the_mesh_by_less_than_a_millimetre() -> None:
+    # Regression: when the heads output metres, one AdamW step (each weight moves by ~lr) moved
+    # the refinement by ~0.1 m on the demo face. In motion units (mm) it is a sub-millimetre step.
+    spec, tpl = ico_spec()
+    m = tiny_model(spec, swd_projections=8)
+    b = make_batch(tpl, lengths=(6, 5))
+    m.initialize_pca([b])
+    with torch.no_grad():
+        before = m(b.audio, b.audio_mask, b.template, b.lengths).vertices
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+    m.compute_losses(b)["loss"].backward()
+    opt.step()
+    with torch.no_grad():
+        after = m(b.audio, b.audio_mask, b.template, b.lengths).vertices
+    move = float((after - before).norm(dim=-1).max())
+    assert 0 < move < 1e-3, move
 
 
 # ------------------------------------------------------------------ ablations

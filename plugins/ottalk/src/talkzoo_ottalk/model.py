@@ -258,7 +258,9 @@ class OTTalk(AudioToMeshTask):
         swd_chunk_frames: frames per activation-checkpointed SWD chunk (memory bound; ``None``
             = one chunk).
         loss_scale: factor applied to positions before the losses (1000: metres → mm, so
-            ``L_rec`` is in mm²; keeps the loss terms O(1) for AdamW's epsilon and the λ's).
+            ``L_rec`` is in mm²; keeps the loss terms O(1) for AdamW's epsilon and the λ's). The
+            two displacement heads output ``1 / loss_scale`` metres per unit (``motion_unit``), so
+            an AdamW step of ~lr per weight is a sub-millimetre change of the mesh.
         use_ot: ``False`` = Table 2 "w/o OT" (only reconstruction and velocity, + sparsity).
         use_transformer: ``False`` = Table 2 "w/o Transformer" (temporal convolution only).
         use_chebnet: ``False`` = Table 2 "w/o ChebNet" (no template encoder, no refinement decoder:
@@ -379,6 +381,10 @@ class OTTalk(AudioToMeshTask):
         self.swd_root, self.ot_max_frames, self.swd_chunk_frames = bool(swd_root), ot_max_frames, swd_chunk_frames
         self.swd_normal_weight_arg = swd_normal_weight
         self.loss_scale = float(loss_scale)
+        # Metres per unit of the two displacement heads (PCA layer, refinement decoder): they
+        # output loss units (mm with loss_scale 1000), so that AdamW's per-parameter step (~lr)
+        # is a sub-millimetre change, not lr metres (ours; see the plugin README).
+        self.motion_unit = 1.0 / self.loss_scale
         self.cache_dir, self.use_cache = cache_dir, bool(use_cache)
         self.faces_path = str(faces_path)
 
@@ -409,10 +415,15 @@ class OTTalk(AudioToMeshTask):
             code_dim = d_model + latent_dim
             self.refiner = ChebDecoder(self.hierarchy, channels, code_dim, K)
         # ---- linear (PCA) motion part ----------------------------------------------------
+        # Zero-initialised coefficient head (ours): training starts exactly at template + mean
+        # displacement (the mean-motion baseline) instead of a random PCA combination.
         self.coeff_head = nn.Linear(code_dim, self.n_components)
         self.pca_layer = nn.Linear(self.n_components, dim)
-        with torch.no_grad():  # small until the PCA initialisation replaces it
-            self.pca_layer.weight.normal_(0.0, 1e-4)
+        with torch.no_grad():
+            self.coeff_head.weight.zero_()
+            self.coeff_head.bias.zero_()
+            # small (0.1 mm) until the PCA initialisation replaces it; in motion units (see motion_unit)
+            self.pca_layer.weight.normal_(0.0, 1e-4 / self.motion_unit)
             self.pca_layer.bias.zero_()
 
         if reference_template is not None:
@@ -493,7 +504,8 @@ class OTTalk(AudioToMeshTask):
         Collects ``vertices - template`` of every real frame of ``batches`` (at most
         ``pca_max_frames`` random frames, seed 0), runs :func:`pca_of_displacements` and sets
         ``pca_layer.weight = (components * std).T`` (so the coefficients are whitened, unit
-        variance on the training data) and ``pca_layer.bias = mean``. The basis is also stored in
+        variance on the training data) and ``pca_layer.bias = mean``, both divided by
+        :attr:`motion_unit` (the layer outputs loss units, mm by default). The basis is also stored in
         the buffers ``pca_mean``, ``pca_components``, ``pca_std`` (``pca_ready = 1``), so
         checkpoints keep it and a resumed run does not recompute it.
 
@@ -527,8 +539,8 @@ class OTTalk(AudioToMeshTask):
             self.pca_mean.copy_(mean.to(self.pca_mean))
             self.pca_components.copy_(components.to(self.pca_components))
             self.pca_std.copy_(std.to(self.pca_std))
-            self.pca_layer.weight.copy_((self.pca_components * self.pca_std[:, None]).t())
-            self.pca_layer.bias.copy_(self.pca_mean)
+            self.pca_layer.weight.copy_((self.pca_components * self.pca_std[:, None]).t() / self.motion_unit)
+            self.pca_layer.bias.copy_(self.pca_mean / self.motion_unit)
             self.pca_ready.fill_(1)
 
     def on_fit_start(self) -> None:  # noqa: D102 - Lightning hook: PCA from the train data when not done
@@ -585,11 +597,11 @@ class OTTalk(AudioToMeshTask):
         else:
             code = a
         coeffs = self.coeff_head(code) * mask[..., None]
-        linear = self.pca_layer(coeffs).reshape(batch, width, self.num_vertices, 3)
+        linear = (self.pca_layer(coeffs) * self.motion_unit).reshape(batch, width, self.num_vertices, 3)
         refinement = None
         if self.use_chebnet:
             real = code[mask]  # (N, code_dim), only real frames
-            ref = self.refiner(real)
+            ref = self.refiner(real) * self.motion_unit
             refinement = linear.new_zeros(linear.shape)
             refinement[mask] = ref.to(linear.dtype)
         disp = linear if refinement is None else linear + refinement
@@ -614,8 +626,11 @@ class OTTalk(AudioToMeshTask):
             template: ``(B, V, 3)`` float32 neutral templates, metres (their geometry is the
                 identity condition; there is no speaker label).
             speaker: ignored (OT-Talk learns identity from the template mesh, §4.1).
-            num_frames: output frames for every sequence; default: each sequence's
-                :meth:`frames_for_audio` of its real samples (padded frames repeat the template).
+            num_frames: output width ``T``; default: the longest sequence's
+                :meth:`frames_for_audio`. Each sequence is animated over its own
+                :meth:`frames_for_audio` of its real samples (at most ``T``; the longest ones
+                fill ``T``), so a short sequence of a padded batch is never stretched; its
+                frames past its own length repeat the template.
             audio_mask: ``(B, S)`` bool, True on real samples (``None``: all real).
 
         Returns:
@@ -625,13 +640,25 @@ class OTTalk(AudioToMeshTask):
             DataError: a template whose vertex count differs from ``spec.num_vertices``.
         """
         del speaker
-        if num_frames is None:
-            samples = (audio_mask.sum(dim=1) if audio_mask is not None
-                       else torch.full((audio.shape[0],), audio.shape[1], device=audio.device))  # fmt: skip
-            counts: int | Tensor = self.frames_for_audio(samples)
-        else:
-            counts = int(num_frames)
-        out = self(audio, audio_mask, template.float(), counts)
+        samples = (audio_mask.sum(dim=1) if audio_mask is not None
+                   else torch.full((audio.shape[0],), audio.shape[1], device=audio.device))  # fmt: skip
+        per_seq = self.frames_for_audio(samples)
+        total = int(num_frames) if num_frames is not None else int(per_seq.max())
+        counts = torch.clamp(per_seq, max=total)
+        # the longest audio spans the requested width (as a single, unpadded sequence does)
+        counts = torch.where(samples == samples.max(), torch.full_like(counts, total), counts)
+        out = self(audio, audio_mask, template.float(), counts, total_frames=total)
+        return out.vertices.float()
+
+    def predict_for_metrics(self, batch: MeshBatch) -> Tensor:
+        """Prediction of a whole batch for the metrics, ``(B, T, V, 3)`` metres.
+
+        Each sequence is animated over its ground-truth length (``batch.frame_mask``), exactly as
+        in training, so the audio of a short sequence in a padded batch is not stretched to the
+        batch width (the family default passes one frame count for all sequences).
+        """
+        out = self(batch.audio, batch.audio_mask, batch.template.float(), batch.frame_mask.sum(dim=1),
+                   total_frames=batch.vertices.shape[1])  # fmt: skip
         return out.vertices.float()
 
     def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
