@@ -59,7 +59,7 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str, float]] = {
     "LVE": (
         "lip vertex error: per frame, max over lip vertices of the squared L2 error; mean over all "
         "frames of the split (CodeTalker's convention)", "×1e-5 m²", 1e5),
-    "MVE": ("mean vertex error: mean Euclidean error over all vertices and frames", "mm", 1.0),
+    "MVE": ("mean vertex error: mean Euclidean error over all vertices and frames", "mm", 1e3),
     "FDD": (
         "upper-face dynamics deviation: per sequence, mean over upper-face vertices of the temporal "
         "std of the squared displacement norm, ground truth minus prediction, averaged over sequences",
@@ -292,8 +292,10 @@ def run(grid_path: str | Path, out_dir: str | Path, train_missing: bool = False,
         if path:
             from talkzoo.metrics import load_vertex_indices
 
-            regions[key] = {"path": str(path), "vertices": int(len(load_vertex_indices(path))), "sha256": _sha256(str(path).split("#")[0])}
-    metric_names = list(rows[0]["metrics"]) if rows else []
+            shown = os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+            regions[key] = {"path": shown, "vertices": int(len(load_vertex_indices(path))), "sha256": _sha256(str(path).split("#")[0])}
+    order = list(METRIC_DEFINITIONS)
+    metric_names = sorted(rows[0]["metrics"], key=lambda n: order.index(_abbrev(n))) if rows else []
     results = {
         "grid": {"file": str(grid_path), **{k: grid[k] for k in ("name", "data", "split", "baselines")}},
         "dataset": {"name": spec.dataset, "split": grid["split"], "fps": spec.fps, "num_vertices": spec.num_vertices,
@@ -315,7 +317,7 @@ def run(grid_path: str | Path, out_dir: str | Path, train_missing: bool = False,
 
 def _unit(log_name: str) -> str:
     """Unit of the raw value stored in results.json (the table rescales LVE and FDD)."""
-    return {"LVE": "m²", "FDD": "m²"}.get(_abbrev(log_name), "mm")
+    return {"LVE": "m²", "FDD": "m²", "MVE": "m"}.get(_abbrev(log_name), "mm")
 
 
 def _atomic_write(path: Path, text: str) -> None:
