@@ -20,8 +20,9 @@ Data flow (§3.3), per sequence of ``T`` frames at ``spec.fps``:
 4. output ``template + d_lin + d_ref``.
 
 The model is **non-autoregressive**: :meth:`OTTalk.generate` is one forward pass over the whole
-sequence (the paper's introduction says "auto-regressive", but §3.3 describes only a transformer
-*encoder* over audio, with no motion history; see specs B2.2).
+sequence up to ``inference_window_seconds`` (longer audio: overlapping windows with cross-faded seams,
+ours; see :meth:`OTTalk.generate_windowed`). The paper's introduction says "auto-regressive", but
+§3.3 describes only a transformer *encoder* over audio, with no motion history (specs B2.2).
 
 Losses (§3.4): reconstruction + velocity + per-frame sliced Wasserstein distance between the
 predicted and true meshes as measures + sparsity (L1 on the 50 coefficients); AdamW, batch 32.
@@ -58,6 +59,7 @@ __all__ = [
     "OTTalk",
     "OTTalkOutput",
     "build_parameter_count_model",
+    "inference_windows",
     "load_faces",
     "load_reference_template",
     "pca_of_displacements",
@@ -182,6 +184,55 @@ def pca_of_displacements(displacements: Tensor, n_components: int, exact_limit: 
     return mean, comps, std
 
 
+def inference_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, int, Tensor]]:
+    """Overlapping windows covering ``num_frames`` frames, with cross-fade weights (ours, for long audio).
+
+    Windows of ``W = min(window, num_frames)`` frames start at ``a_k = round(k (n - W) / (K - 1))``,
+    ``K = ceil((n - W) / (W - 2 O)) + 1`` (evenly spread, the first at 0, the last ending at ``n``), so
+    consecutive windows share at least ``2 O`` frames (``O = min(overlap, (W - 1) // 2)``). Seam ``k``
+    is the middle ``c_k = (a_{k+1} + a_k + W) / 2`` of the part windows ``k`` and ``k+1`` share; its
+    fade ``r_k(t) = clip((t + 1/2 - c_k) / O + 1/2, 0, 1)`` rises linearly over the ``O`` frames
+    centred on ``c_k`` (a step at ``c_k`` when ``O = 0``). With ``s(t) = sum_k r_k(t)``, window ``j``
+    weighs ``max(0, 1 - |s(t) - j|)``: a partition of unity (the weights of a frame sum to 1), equal to
+    exactly 1 wherever one window alone has weight (so those frames are that window's output, bit
+    for bit), non-zero only inside the window, and a linear cross-fade of the two neighbours across
+    each seam (also when fades of close seams overlap). A frame with non-zero weight in window ``j``
+    has at least ``O / 2`` frames of window ``j`` on each side, unless it is near the ends of the file.
+
+    Args:
+        num_frames: ``n >= 1``, frames of the sequence.
+        window: ``W >= 1``, frames per window.
+        overlap: ``O >= 0``, frames (one-sided context; the fade width).
+
+    Returns:
+        ``[(start, stop, weight), ...]`` with ``weight`` a ``(stop - start,)`` float64 tensor; one
+        window ``(0, n, ones)`` when ``n <= W``.
+
+    Raises:
+        ValueError: ``num_frames < 1``, ``window < 1`` or ``overlap < 0``.
+    """
+    n, w, o = int(num_frames), int(window), int(overlap)
+    if n < 1 or w < 1 or o < 0:
+        raise ValueError(f"inference_windows needs num_frames >= 1, window >= 1, overlap >= 0; got {n}, {w}, {o}")
+    w = min(w, n)
+    if w == n:
+        return [(0, n, torch.ones(n, dtype=torch.float64))]
+    o = min(o, (w - 1) // 2)
+    stride = w - 2 * o
+    count = -(-(n - w) // stride) + 1
+    starts = [round(k * (n - w) / (count - 1)) for k in range(count)]
+    t = torch.arange(n, dtype=torch.float64) + 0.5
+    soft_index = torch.zeros(n, dtype=torch.float64)
+    for k in range(count - 1):
+        centre = (starts[k + 1] + starts[k] + w) / 2.0
+        soft_index += ((t - centre) / o + 0.5).clamp(0.0, 1.0) if o > 0 else (t >= centre).double()
+    windows = []
+    for j, start in enumerate(starts):
+        weight = (1.0 - (soft_index[start : start + w] - j).abs()).clamp_min(0.0)
+        windows.append((start, start + w, weight))
+    return windows
+
+
 @dataclass
 class OTTalkOutput:
     """Result of :meth:`OTTalk.forward`.
@@ -268,6 +319,19 @@ class OTTalk(AudioToMeshTask):
         cache_dir: folder of the mesh-hierarchy cache (default ``~/.cache/talkzoo/mesh_hierarchy``
             or ``$TALKZOO_CACHE/mesh_hierarchy``).
         use_cache: read/write that cache.
+        inference_window_seconds: longest audio, in seconds, that :meth:`generate` animates in one
+            pass (ours; the paper is silent on long audio). Longer audio is animated window by
+            window, front-end included, and the windows' vertices are cross-faded (see
+            :meth:`generate_windowed`), so memory and time are linear in the length instead of
+            quadratic (full self-attention over ``T`` frames). Audio no longer than this takes the
+            whole-sequence pass, so the output is unchanged (the paper's sentences are a few
+            seconds). ``None`` = always one pass (whole-sequence attention). Training, validation
+            and test (:meth:`predict_for_metrics`) are not windowed.
+        inference_window_overlap_seconds: ``O``, in seconds: consecutive windows share at least
+            ``2 O`` and the cross-fade between them spans ``O`` centred on the middle of the shared
+            part, so every frame a window contributes to has at least ``O / 2`` of context inside
+            that window on both sides (except at the ends of the file). ``2 O`` must be below
+            ``inference_window_seconds``.
         optimizer: callable ``params -> Optimizer``; default AdamW lr 1e-4, weight decay 1e-2.
         lr_scheduler: optional callable ``optimizer -> LRScheduler``.
         unseen_speaker: accepted for the family interface; OT-Talk has no speaker label, so it
@@ -319,6 +383,8 @@ class OTTalk(AudioToMeshTask):
         use_chebnet: bool = True,
         cache_dir: str | None = None,
         use_cache: bool = True,
+        inference_window_seconds: float | None = 30.0,
+        inference_window_overlap_seconds: float = 2.0,
         optimizer: OptimizerCallable = _adamw,
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
@@ -347,6 +413,11 @@ class OTTalk(AudioToMeshTask):
             (loss_scale > 0, f"loss_scale must be > 0, got {loss_scale}"),
             (ot_max_frames is None or ot_max_frames >= 1, f"ot_max_frames must be >= 1 or None, got {ot_max_frames}"),
             (swd_normal_weight is None or swd_normal_weight >= 0, "swd_normal_weight must be >= 0"),
+            (inference_window_overlap_seconds >= 0,
+             f"inference_window_overlap_seconds must be >= 0, got {inference_window_overlap_seconds}"),
+            (inference_window_seconds is None or inference_window_seconds > 2 * inference_window_overlap_seconds,
+             f"inference_window_seconds ({inference_window_seconds}) must be None or exceed twice "
+             f"inference_window_overlap_seconds ({inference_window_overlap_seconds})"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -386,6 +457,8 @@ class OTTalk(AudioToMeshTask):
         # is a sub-millimetre change, not lr metres (ours; see the plugin README).
         self.motion_unit = 1.0 / self.loss_scale
         self.cache_dir, self.use_cache = cache_dir, bool(use_cache)
+        self.inference_window_seconds = None if inference_window_seconds is None else float(inference_window_seconds)
+        self.inference_window_overlap_seconds = float(inference_window_overlap_seconds)
         self.faces_path = str(faces_path)
 
         # ---- buffers kept by checkpoints ------------------------------------------------
@@ -619,7 +692,7 @@ class OTTalk(AudioToMeshTask):
         num_frames: int | None = None,
         audio_mask: Tensor | None = None,
     ) -> Tensor:
-        """Animate templates from speech in one forward pass (non-autoregressive).
+        """Animate templates from speech in one forward pass (non-autoregressive), long audio window by window.
 
         Args:
             audio: ``(B, S)`` float32 waveform at 16 kHz.
@@ -631,7 +704,12 @@ class OTTalk(AudioToMeshTask):
                 :meth:`frames_for_audio` of its real samples (at most ``T``; the longest ones
                 fill ``T``), so a short sequence of a padded batch is never stretched; its
                 frames past its own length repeat the template.
-            audio_mask: ``(B, S)`` bool, True on real samples (``None``: all real).
+            audio_mask: ``(B, S)`` bool, True on real samples (``None``: all real); real samples
+                come first.
+
+        Audio longer than ``inference_window_seconds`` (any sequence of the batch) goes through
+        :meth:`generate_windowed`; otherwise (or with ``inference_window_seconds=None``) the
+        whole batch is one forward pass, as in the paper.
 
         Returns:
             ``(B, T, V, 3)`` float32 vertex positions in metres at ``spec.fps``.
@@ -647,8 +725,82 @@ class OTTalk(AudioToMeshTask):
         counts = torch.clamp(per_seq, max=total)
         # the longest audio spans the requested width (as a single, unpadded sequence does)
         counts = torch.where(samples == samples.max(), torch.full_like(counts, total), counts)
+        if self.inference_window_seconds is not None and int(samples.max()) > self._window_samples()[0]:
+            return self.generate_windowed(audio, template, counts, total, audio_mask)
         out = self(audio, audio_mask, template.float(), counts, total_frames=total)
         return out.vertices.float()
+
+    def _window_samples(self) -> tuple[int, float]:
+        """``(window, overlap)`` of long-audio inference in audio samples (window ``inf`` when off)."""
+        rate = float(self.mesh_spec.sample_rate)
+        if self.inference_window_seconds is None:
+            return 2**62, 0.0
+        return int(round(self.inference_window_seconds * rate)), self.inference_window_overlap_seconds * rate
+
+    def generate_windowed(
+        self, audio: Tensor, template: Tensor, num_frames: Tensor, total: int, audio_mask: Tensor | None = None
+    ) -> Tensor:
+        """Bounded-memory inference for long audio (ours; the paper is silent on long audio).
+
+        Why: the transformer encoder attends over all ``T`` frames (memory and time ``O(T^2)``:
+        10 min at 30 fps is an ``18000 x 18000`` attention map per head and layer), and a
+        pretrained front-end (HuBERT, wav2vec 2.0) is quadratic in the audio length too; the model
+        is trained on crops of a few seconds. Each sequence ``b`` (``S_b`` real samples, ``n_b``
+        frames, ``p = S_b / n_b`` samples per frame) is processed on its own: when ``S_b`` is at
+        most ``inference_window_seconds`` it is one forward pass; otherwise it is cut into
+        :func:`inference_windows` of ``W = floor(window_samples / p)`` frames with overlap
+        ``O = floor(overlap_samples / p)`` frames. Window ``[a, e)`` runs the whole per-frame
+        pipeline alone (front-end on samples ``[round(a p), round(e p))`` interpolated to
+        ``e - a`` frames, temporal convolution, transformer with positions from 0 as in the
+        training crops, both motion heads), one window at a time, and the output vertices are the
+        windows' weighted sum: each frame owned by one window is that window's output exactly;
+        across each seam the two neighbours are linearly cross-faded over ``O`` frames (positions
+        are linear in the window outputs, so the blend is a mesh between the two). We blend instead
+        of cutting at the seam because two windows' predictions of the same frame differ (their
+        contexts differ), and a hard cut shows that difference as a one-frame jump; the fade
+        spreads it over ``O`` frames (tested bound). Approximation: no frame sees context beyond its
+        window, and the front-end's per-utterance normalisation and interpolation are per window.
+
+        Args:
+            audio: ``(B, S)`` float32 16 kHz waveforms (real samples first).
+            template: ``(B, V, 3)`` neutral templates, metres.
+            num_frames: ``(B,)`` int frames of each sequence (at most ``total``).
+            total: output width ``T``.
+            audio_mask: ``(B, S)`` bool (True = real sample) or ``None``.
+
+        Returns:
+            ``(B, T, V, 3)`` float32 positions in metres; frames past ``num_frames[b]`` are the template.
+
+        Raises:
+            DataError: a template of the wrong vertex count, or a sequence without samples.
+        """
+        bsz = audio.shape[0]
+        template = template.float()
+        samples = (audio_mask.sum(dim=1) if audio_mask is not None
+                   else torch.full((bsz,), audio.shape[1], device=audio.device))  # fmt: skip
+        counts = num_frames.reshape(-1).expand(bsz).tolist() if num_frames.numel() == 1 else num_frames.tolist()
+        window_samples, overlap_samples = self._window_samples()
+        out = template[:, None].repeat(1, total, 1, 1)
+        for b in range(bsz):
+            length, frames = int(samples[b]), min(int(counts[b]), total)
+            if length < 1:
+                raise DataError(f"generate: sequence {b} has no real audio samples")
+            wave, tpl = audio[b : b + 1, :length], template[b : b + 1]
+            if length <= window_samples:
+                out[b, :frames] = self(wave, None, tpl, frames, total_frames=frames).vertices[0].float()
+                continue
+            per_frame = length / frames
+            window = max(1, int(window_samples / per_frame))
+            overlap = int(overlap_samples / per_frame)
+            acc = out[b, :frames].zero_()  # a view: the windows are summed in place (no second (T, V, 3) copy)
+            for start, stop, weight in inference_windows(frames, window, overlap):
+                if not bool((weight > 0).any()):
+                    continue
+                s0 = min(length - 1, int(round(start * per_frame)))
+                s1 = max(s0 + 1, min(length, int(round(stop * per_frame))))
+                verts = self(wave[:, s0:s1], None, tpl, stop - start, total_frames=stop - start).vertices[0].float()
+                acc[start:stop] += weight.to(acc)[:, None, None] * verts
+        return out
 
     def predict_for_metrics(self, batch: MeshBatch) -> Tensor:
         """Prediction of a whole batch for the metrics, ``(B, T, V, 3)`` metres.
