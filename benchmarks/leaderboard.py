@@ -41,7 +41,6 @@ import argparse
 import datetime as _dt
 import hashlib
 import importlib
-import inspect
 import json
 import os
 import platform
@@ -143,21 +142,21 @@ def build_metrics(spec) -> "Any":
         MeanVertexError,
         UpperFaceDynamicsDeviation,
     )
-    from talkzoo.tasks.mesh import _region_name
+    from talkzoo.tasks.mesh import region_log_name
 
     metrics: list[Any] = [MeanVertexError(), HeadMeanError()]
     if spec.lip_region:
-        name = _region_name(spec, spec.lip_region)
+        name = region_log_name(spec, spec.lip_region)
         metrics += [
             LipVertexError(region=spec.lip_region, region_name=name),
             LipMaxError(region=spec.lip_region, region_name=name),
             LipMeanError(region=spec.lip_region, region_name=name),
         ]
     if spec.face_region:
-        metrics.append(FaceMeanError(region=spec.face_region, region_name=_region_name(spec, spec.face_region)))
+        metrics.append(FaceMeanError(region=spec.face_region, region_name=region_log_name(spec, spec.face_region)))
     if spec.upper_face_region:
         metrics.append(
-            UpperFaceDynamicsDeviation(region=spec.upper_face_region, region_name=_region_name(spec, spec.upper_face_region))
+            UpperFaceDynamicsDeviation(region=spec.upper_face_region, region_name=region_log_name(spec, spec.upper_face_region))
         )
     return MetricCollection({m.log_name: m for m in metrics}, compute_groups=False)
 
@@ -182,6 +181,8 @@ def evaluate(model, datamodule, split: str = "test", progress: bool = True) -> d
     import torch
     from tqdm import tqdm
 
+    from talkzoo.tasks.mesh import update_mesh_metrics
+
     spec = datamodule.spec
     model_spec = getattr(model, "spec", None)
     if model_spec is not None:
@@ -198,12 +199,7 @@ def evaluate(model, datamodule, split: str = "test", progress: bool = True) -> d
     with torch.no_grad():
         for batch in tqdm(loader, desc=type(model).__name__, disable=not progress, leave=False):
             batch = _remap_speakers(batch, model_speakers, list(spec.speakers))
-            prediction = model.predict_for_metrics(batch).float()
-            for metric in metrics.values():
-                if "template" in inspect.signature(metric.update).parameters:
-                    metric.update(prediction, batch.vertices, batch.template, mask=batch.frame_mask)
-                else:
-                    metric.update(prediction, batch.vertices, mask=batch.frame_mask)
+            update_mesh_metrics(metrics, model.predict_for_metrics(batch).float(), batch)
     return {name: float(value) for name, value in metrics.compute().items()}
 
 

@@ -391,24 +391,29 @@ def _frames_at_25(path: Path) -> Iterator[tuple[int, np.ndarray, float]]:
 
 
 def _read_audio(path: Path) -> tuple[np.ndarray, float] | None:
-    """First audio track as (S,) float32 mono at 16 kHz and its start time (s); None without audio."""
+    """First audio track as ``(S,)`` float32 mono at 16 kHz and its start time (s); None without audio.
+
+    Decoded at the file's own rate (channels averaged), then resampled with the project's SoX
+    resampler (:func:`talkzoo.audio.io.resample`), as every other talkzoo audio path does.
+    """
     import av
+
+    from talkzoo.audio.io import resample
+    from talkzoo.video.io import audio_frame_mono
 
     with av.open(str(path)) as container:
         if not container.streams.audio:
             return None
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=SAMPLE_RATE)
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate or stream.rate)
         chunks, start = [], None
-        for frame in container.decode(audio=0):
+        for frame in container.decode(stream):
             if start is None:
                 start = float(frame.time or 0.0)
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+            chunks.append(audio_frame_mono(frame))
     if not chunks:
         return None
-    return np.concatenate(chunks).astype(np.float32), start or 0.0
+    return resample(np.concatenate(chunks), rate, SAMPLE_RATE).numpy(), start or 0.0
 
 
 # ---------------------------------------------------------------------------- naming, splits

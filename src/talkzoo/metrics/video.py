@@ -47,7 +47,7 @@ __all__ = [
     "cpbd_score",
 ]
 
-MOUTH = slice(48, 68)  # iBUG-68 outer + inner lip points
+from talkzoo.landmarks.ibug68 import MOUTH  # noqa: E402 - iBUG-68 outer + inner lip points 48..67
 _DISTANCES = ("l2", "mean_abs", "sum_sq")
 
 

@@ -159,11 +159,11 @@ class AudioToMeshTask(TalkingFaceTask):
         spec = self.mesh_spec
         metrics: list[Any] = [MeanVertexError()]
         if spec.lip_region:
-            metrics.append(LipVertexError(region=spec.lip_region, region_name=_region_name(spec, spec.lip_region)))
+            metrics.append(LipVertexError(region=spec.lip_region, region_name=region_log_name(spec, spec.lip_region)))
         if spec.upper_face_region:
             metrics.append(
                 UpperFaceDynamicsDeviation(
-                    region=spec.upper_face_region, region_name=_region_name(spec, spec.upper_face_region)
+                    region=spec.upper_face_region, region_name=region_log_name(spec, spec.upper_face_region)
                 )
             )
         metrics = {m.log_name: m for m in metrics}
@@ -180,12 +180,8 @@ class AudioToMeshTask(TalkingFaceTask):
         )
 
     def update_metrics(self, collection: MetricCollection, prediction: Tensor, batch: MeshBatch) -> None:
-        """Update every metric with masked predictions; FDD-type metrics also get the template."""
-        for metric in collection.values():
-            if "template" in inspect.signature(metric.update).parameters:
-                metric.update(prediction, batch.vertices, batch.template, mask=batch.frame_mask)
-            else:
-                metric.update(prediction, batch.vertices, mask=batch.frame_mask)
+        """Update every metric with masked predictions (:func:`update_mesh_metrics`)."""
+        update_mesh_metrics(collection, prediction, batch)
 
     def predict_step(self, batch: MeshBatch, batch_idx: int, dataloader_idx: int = 0) -> list[MeshPrediction]:
         """Generate every sequence of the batch; returns one :class:`MeshPrediction` per sequence."""
@@ -207,7 +203,32 @@ class AudioToMeshTask(TalkingFaceTask):
         return out
 
 
-def _region_name(spec: MeshDataSpec, path: str) -> str:
+def update_mesh_metrics(collection: MetricCollection, prediction: Tensor, batch: MeshBatch) -> None:
+    """Update every metric of ``collection`` with one batch; the family's one update rule.
+
+    Args:
+        collection: mesh metrics (:mod:`talkzoo.metrics.mesh`); those whose ``update`` takes a
+            ``template`` (FDD) get ``batch.template`` too.
+        prediction: ``(B, T, V, 3)`` float vertices in metres, ``T`` = ``batch.vertices.shape[1]``.
+        batch: the :class:`~talkzoo.data.batch.MeshBatch` (ground truth, ``(B, T)`` frame mask).
+
+    Raises:
+        ValueError: from the metrics, on mismatched shapes.
+    """
+    for metric in collection.values():
+        if "template" in inspect.signature(metric.update).parameters:
+            metric.update(prediction, batch.vertices, batch.template, mask=batch.frame_mask)
+        else:
+            metric.update(prediction, batch.vertices, mask=batch.frame_mask)
+
+
+def region_log_name(spec: MeshDataSpec, path: str) -> str:
+    """Name of a vertex-region file in metric log names: its stem, suffixed with the dataset when the
+    stem does not already say it (``lip.txt`` on the demo corpus -> ``lip-demo``, as in ``LVE@lip-demo``).
+
+    Args:
+        spec: the dataset's spec (its ``dataset`` key). path: the region file (``.txt`` or ``pkl#key``).
+    """
     stem = Path(path).stem
     return f"{stem}-{spec.dataset}" if spec.dataset and spec.dataset not in stem else stem
 

@@ -221,7 +221,8 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         """
         raise NotImplementedError
 
-    def predict_for_metrics(self, batch: VideoBatch) -> Tensor:  # noqa: D102
+    def predict_for_metrics(self, batch: VideoBatch) -> Tensor:
+        """``(B, T, 3, H, W)`` float [0, 1] frames for the batch, ``T`` = its padded frame count."""
         return self.generate(batch.audio, batch.source, num_frames=batch.frames.shape[1], audio_mask=batch.audio_mask)
 
     def predict_step(self, batch: VideoBatch, batch_idx: int, dataloader_idx: int = 0) -> list[VideoPrediction]:
@@ -277,7 +278,8 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
         """
         raise NotImplementedError
 
-    def predict_for_metrics(self, batch: ReenactmentBatch) -> Tensor:  # noqa: D102
+    def predict_for_metrics(self, batch: ReenactmentBatch) -> Tensor:
+        """``(B, T, 3, H, W)`` float [0, 1] frames, one per (padded) driving frame."""
         return self.generate(batch.source, batch.driving, frame_mask=batch.frame_mask)
 
     def predict_step(self, batch: ReenactmentBatch, batch_idx: int, dataloader_idx: int = 0) -> list[VideoPrediction]:

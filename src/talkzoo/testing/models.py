@@ -27,21 +27,28 @@ def _masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 
 
 class _Residual(nn.Module):
-    """``x + conv(relu(conv([x, c])))`` at reduced resolution: ``(N, 3, H, W)`` + ``(N, C)`` → ``(N, 3, H, W)``."""
+    """``x + up(conv(relu(conv([down(x), c]))))``: a residual on ``(N, 3, H, W)`` images computed at
+    ``1/scale`` resolution, conditioned on ``c``: an ``(N, C)`` vector (broadcast over the pixels) or an
+    ``(N, C, H/scale, W/scale)`` map. The last conv is zero-initialised, so training starts at ``x``."""
 
-    def __init__(self, cond_dim: int, channels: int, scale: int) -> None:
+    def __init__(self, cond_channels: int, channels: int, scale: int) -> None:
         super().__init__()
         self.scale = scale
-        self.inp = nn.Conv2d(3 + cond_dim, channels, 3, padding=1)
+        self.inp = nn.Conv2d(3 + cond_channels, channels, 3, padding=1)
         self.out = nn.Conv2d(channels, 3, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
+    def down(self, image: Tensor) -> Tensor:
+        """``(N, C, H, W)`` → ``(N, C, H/scale, W/scale)`` by average pooling."""
+        return F.avg_pool2d(image, self.scale) if self.scale > 1 else image
+
     def forward(self, image: Tensor, cond: Tensor) -> Tensor:
         n, _, h, w = image.shape
-        small = F.avg_pool2d(image, self.scale) if self.scale > 1 else image
-        c = cond[:, :, None, None].expand(n, cond.shape[1], *small.shape[-2:])
-        delta = self.out(F.relu(self.inp(torch.cat([small, c], dim=1))))
+        small = self.down(image)
+        if cond.ndim == 2:
+            cond = cond[:, :, None, None].expand(n, cond.shape[1], *small.shape[-2:])
+        delta = self.out(F.relu(self.inp(torch.cat([small, cond], dim=1))))
         if self.scale > 1:
             delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
         return (image + delta).clamp(0, 1)
@@ -104,7 +111,7 @@ class TinyAudioToVideo(AudioToVideoTask):
 
 class TinyReenactment(ReenactmentTask):
     """Source image + driving frame → frame: a residual conv on the source conditioned on the driving
-    frame's mean colour and its difference from the source at ``1/scale`` resolution (pooled).
+    frame and its difference from the source, both average-pooled to ``1/scale`` resolution.
 
     Args:
         spec: :class:`~talkzoo.data.spec.ReenactmentDataSpec`.
@@ -123,22 +130,15 @@ class TinyReenactment(ReenactmentTask):
     ) -> None:
         super().__init__(spec=spec, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
                          metric_weights=metric_weights, landmark_metrics=landmark_metrics)
-        self.scale = scale
-        self.mix = nn.Conv2d(9, channels, 3, padding=1)
-        self.out = nn.Conv2d(channels, 3, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.body = _Residual(6, channels, scale)
 
     def generate(self, source: Tensor, driving: Tensor, frame_mask: Tensor | None = None) -> Tensor:
         """``(B, T, 3, H, W)`` float32 [0, 1]: one output frame per driving frame."""
         b, t, _, h, w = driving.shape
         src = source[:, None].expand(b, t, 3, h, w).flatten(0, 1)
         drv = driving.flatten(0, 1)
-        small = [F.avg_pool2d(x, self.scale) if self.scale > 1 else x for x in (src, drv, drv - src)]
-        delta = self.out(F.relu(self.mix(torch.cat(small, dim=1))))
-        if self.scale > 1:
-            delta = F.interpolate(delta, size=(h, w), mode="bilinear", align_corners=False)
-        return (src + delta).clamp(0, 1).view(b, t, 3, h, w)
+        cond = self.body.down(torch.cat([drv, drv - src], dim=1))
+        return self.body(src, cond).view(b, t, 3, h, w)
 
     def compute_losses(self, batch: ReenactmentBatch) -> dict[str, Tensor]:
         """``{"loss"}``: masked L1 between the output and the driving frames."""

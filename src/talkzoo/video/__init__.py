@@ -4,34 +4,7 @@ sample-exact audio slices. Writing reuses :func:`talkzoo.render.video.write_vide
 AAC, atomic)."""
 
 from talkzoo.render.video import read_video_info, write_video
-from talkzoo.video.io import (
-    DEFAULT_FPS,
-    IMAGE_SUFFIXES,
-    VideoInfo,
-    VideoSource,
-    audio_span,
-    check_constant_frame_rate,
-    convert_frame_indices,
-    open_video,
-    probe_video,
-    read_audio_track,
-    read_frames,
-    slice_audio_for_frames,
-)
+from talkzoo.video import io as _io
+from talkzoo.video.io import *  # noqa: F403 - the public names of talkzoo.video.io (its __all__)
 
-__all__ = [
-    "DEFAULT_FPS",
-    "IMAGE_SUFFIXES",
-    "VideoInfo",
-    "VideoSource",
-    "audio_span",
-    "check_constant_frame_rate",
-    "convert_frame_indices",
-    "open_video",
-    "probe_video",
-    "read_audio_track",
-    "read_frames",
-    "read_video_info",
-    "slice_audio_for_frames",
-    "write_video",
-]
+__all__ = [*_io.__all__, "read_video_info", "write_video"]

@@ -487,8 +487,9 @@ def _short(exc: BaseException) -> str:
     return (text[-1] if text else type(exc).__name__)[:200]
 
 
-def _mono(frame: Any) -> np.ndarray:
-    """A PyAV audio frame as float32 mono in [-1, 1] (channels averaged; integer formats scaled)."""
+def audio_frame_mono(frame: Any) -> np.ndarray:
+    """A PyAV audio frame as ``(S,)`` float32 mono in [-1, 1] at the stream's rate (channels averaged,
+    integer formats scaled); shared by the readers here and by ``talkzoo data prepare``."""
     arr = frame.to_ndarray()
     channels = len(frame.layout.channels)
     arr = arr.reshape(channels, -1) if frame.format.is_planar else arr.reshape(-1, channels).T
@@ -518,6 +519,11 @@ class _PyAVVideo:
         self.pts = np.sort(np.asarray(pts, dtype=np.float64)) * tb
 
     def frames(self, idx: np.ndarray) -> np.ndarray:
+        """Frames ``idx`` (``(K,)`` int) as ``(K, H, W, 3)`` uint8 RGB, decoded in stream order.
+
+        Raises:
+            DataError: the file cannot be decoded or holds fewer frames than asked.
+        """
         import av
 
         want = set(int(i) for i in idx.tolist())
@@ -538,6 +544,11 @@ class _PyAVVideo:
         return np.stack([got[int(i)] for i in idx.tolist()])
 
     def audio(self, sample_rate: int) -> Tensor:
+        """The audio track as ``(S,)`` float32 mono at ``sample_rate`` Hz (aligned to the first video frame).
+
+        Raises:
+            DataError: no audio track or an undecodable stream.
+        """
         import av
 
         from talkzoo.audio.io import resample
@@ -548,7 +559,7 @@ class _PyAVVideo:
                 v0 = float(v.start_time * v.time_base) if v.start_time is not None else 0.0
                 a0 = float(a.start_time * a.time_base) if a.start_time is not None else 0.0
                 rate = int(a.codec_context.sample_rate or a.rate)
-                chunks = [_mono(f) for f in c.decode(a)]
+                chunks = [audio_frame_mono(f) for f in c.decode(a)]
         except (av.error.FFmpegError, OSError) as exc:
             raise DataError(f"{self.path}: cannot decode the audio track ({_short(exc)})") from exc
         if not chunks:

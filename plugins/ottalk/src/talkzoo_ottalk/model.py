@@ -862,7 +862,7 @@ class OTTalk(AudioToMeshTask):
     def configure_metrics(self) -> MetricCollection | None:
         """OT-Talk's metrics (§4.1, mm), logged as ``LipMax@<lip>``, ``LipMean@<lip>``, ``FaceMean@<face>``, ``HeadMean@all``, plus the family's LVE/MVE/FDD."""
         from talkzoo.metrics import FaceMeanError, HeadMeanError, LipMaxError, LipMeanError
-        from talkzoo.tasks.mesh import _region_name
+        from talkzoo.tasks.mesh import region_log_name
 
         base = super().configure_metrics()
         if base is None:
@@ -871,10 +871,10 @@ class OTTalk(AudioToMeshTask):
         metrics: dict[str, Any] = dict(base.items(keep_base=True))
         extra: list[Any] = []
         if spec.lip_region:
-            name = _region_name(spec, spec.lip_region)
+            name = region_log_name(spec, spec.lip_region)
             extra += [LipMaxError(region=spec.lip_region, region_name=name), LipMeanError(region=spec.lip_region, region_name=name)]
         if spec.face_region:
-            extra.append(FaceMeanError(region=spec.face_region, region_name=_region_name(spec, spec.face_region)))
+            extra.append(FaceMeanError(region=spec.face_region, region_name=region_log_name(spec, spec.face_region)))
         extra.append(HeadMeanError())
         metrics.update({m.log_name: m for m in extra})
         return MetricCollection(metrics, compute_groups=False)
