@@ -16,11 +16,18 @@ added when ``metric_weights`` names a local file: ``lpips_backbone`` (LPIPS), ``
 (FID, a TorchScript feature network), ``i3d`` (FVD), ``identity`` (CSIM; AED for reenactment),
 ``syncnet`` (LSE-D / LSE-C, audio → video only). Logged as ``val/PSNR``, ``test/LMD`` etc.
 The predict output is one :class:`VideoPrediction` per sample.
+
+Streaming inference (``talkzoo animate``, long clips): both bases have ``generate_stream``, which
+yields the output in consecutive chunks of frames so that memory does not grow with the clip's
+length (see :meth:`AudioToVideoTask.generate_stream` and :meth:`ReenactmentTask.generate_stream`
+for the contract a plugin follows). ``generate`` stays the whole-clip entry used by training and
+the metrics.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -221,6 +228,86 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         """
         raise NotImplementedError
 
+    #: frames per window of the default :meth:`generate_stream` (10 s at 25 fps).
+    stream_window_frames: ClassVar[int] = 250
+    #: frames of audio context given to ``generate`` on each side of a window by the default
+    #: :meth:`generate_stream` (the output frames of the context are dropped).
+    stream_context_frames: ClassVar[int] = 0
+
+    def num_frames_for(self, num_samples: int) -> int:
+        """Output frames for ``num_samples`` audio samples: ``max(1, round(S / sample_rate * fps))``."""
+        spec = self.require_spec()
+        return max(1, round(int(num_samples) / spec.sample_rate * spec.fps))
+
+    def generate_stream(
+        self,
+        audio: Tensor,
+        source: Tensor,
+        num_frames: int | None = None,
+        audio_mask: Tensor | None = None,
+        window_frames: int | None = None,
+    ) -> Iterator[Tensor]:
+        """Animate a portrait window by window: yield consecutive chunks of frames.
+
+        The contract every audio → video model follows (``talkzoo animate`` consumes it, writing
+        each chunk to the encoder before asking for the next, so peak memory is one window's, not
+        the clip's):
+
+        * yields ``(B, t_k, 3, H, W)`` float32 RGB in [0, 1] chunks, in time order, with
+          ``sum(t_k) == num_frames`` (default :meth:`num_frames_for` of the audio length);
+        * chunks are what :meth:`generate` would give for those frames, up to the model's own
+          long-audio approximation (a model with a bounded attention window may differ from a
+          whole-clip ``generate`` at window seams; its README says how);
+        * work and memory per chunk are bounded by ``window_frames`` (default
+          :attr:`stream_window_frames`), not by the clip's length; the whole waveform is an input
+          (16 kHz mono: 38 MB for 10 minutes), the frames are not held.
+
+        The default implementation cuts the frames into windows of ``window_frames`` and calls
+        :meth:`generate` on the audio of each window widened by :attr:`stream_context_frames`
+        frames on both sides (clipped at the ends), keeping the window's own frames. That is exact
+        for models whose frame ``t`` depends only on the audio within that context of ``t`` and on
+        the source (the tiny test model, frame-local decoders). A model that carries state across
+        time (previous motion latents, autoregressive decoding, ODE sampling with a reference
+        motion, as FLOAT and AMIE) overrides this method and carries the state from window to
+        window itself; it must keep the same signature and yield contract.
+
+        Args:
+            audio: ``(B, S)`` float32 waveform at ``spec.sample_rate`` Hz.
+            source: ``(B, 3, H, W)`` float32 RGB in [0, 1].
+            num_frames: total output frames; default from the audio length.
+            audio_mask: ``(B, S)`` bool, ``True`` on real samples.
+            window_frames: frames per window (>= 1); default :attr:`stream_window_frames`.
+
+        Yields:
+            ``(B, t_k, 3, H, W)`` float32 chunks in [0, 1].
+
+        Raises:
+            ConfigError: ``window_frames`` < 1.
+        """
+        from talkzoo.errors import ConfigError
+
+        spec = self.require_spec()
+        total = int(num_frames) if num_frames is not None else self.num_frames_for(audio.shape[1])
+        window = int(window_frames if window_frames is not None else self.stream_window_frames)
+        if window < 1:
+            raise ConfigError(f"{type(self).__name__}.generate_stream: window_frames must be >= 1, got {window}")
+        context = max(0, int(self.stream_context_frames))
+        per_frame = spec.sample_rate / spec.fps
+        for start in range(0, total, window):
+            stop = min(total, start + window)
+            lo, hi = max(0, start - context), min(total, stop + context)
+            a0, a1 = int(round(lo * per_frame)), int(round(hi * per_frame))
+            piece = audio[:, a0:a1]
+            if piece.shape[1] < a1 - a0:  # audio shorter than the frames asked for: pad with silence
+                piece = torch.nn.functional.pad(piece, (0, a1 - a0 - piece.shape[1]))
+            mask = None
+            if audio_mask is not None:
+                mask = audio_mask[:, a0:a1]
+                if mask.shape[1] < a1 - a0:
+                    mask = torch.nn.functional.pad(mask, (0, a1 - a0 - mask.shape[1]), value=False)
+            frames = self.generate(piece, source, num_frames=hi - lo, audio_mask=mask)
+            yield frames[:, start - lo : stop - lo]
+
     def predict_for_metrics(self, batch: VideoBatch) -> Tensor:
         """``(B, T, 3, H, W)`` float [0, 1] frames for the batch, ``T`` = its padded frame count."""
         return self.generate(batch.audio, batch.source, num_frames=batch.frames.shape[1], audio_mask=batch.audio_mask)
@@ -277,6 +364,35 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
             ``(B, T, 3, H, W)`` float32 RGB in [0, 1].
         """
         raise NotImplementedError
+
+    def generate_stream(self, source: Tensor, driving: Iterable[Tensor]) -> Iterator[Tensor]:
+        """Reenact chunk by chunk: for each driving chunk, yield the output chunk of the same length.
+
+        The contract every reenactment model follows (``talkzoo animate --source --driving``
+        decodes the driving video chunk by chunk and consumes this, so peak memory is one chunk's):
+
+        * ``driving`` is an iterable of ``(B, t_k, 3, H, W)`` float32 RGB [0, 1] chunks in time
+          order (a tensor ``(B, T, 3, H, W)`` is one chunk);
+        * for each chunk, yields ``(B, t_k, 3, H, W)`` float32 RGB [0, 1] before the next chunk is
+          read; concatenated, the chunks equal :meth:`generate` on the whole driving video.
+
+        The default implementation calls :meth:`generate` on each chunk, which is exact for models
+        whose output frame ``t`` depends only on the source and driving frame ``t``. A model that
+        uses other driving frames (FOMM/DaGAN "relative" motion against the *first* driving frame,
+        temporal smoothing) overrides this method and keeps that state (e.g. the first frame's
+        keypoints) across chunks; it must keep the same signature and yield contract.
+
+        Args:
+            source: ``(B, 3, H, W)`` float32 RGB in [0, 1].
+            driving: iterable of ``(B, t_k, 3, H, W)`` chunks, or one ``(B, T, 3, H, W)`` tensor.
+
+        Yields:
+            ``(B, t_k, 3, H, W)`` float32 chunks in [0, 1].
+        """
+        if isinstance(driving, Tensor):
+            driving = (driving,)
+        for chunk in driving:
+            yield self.generate(source, chunk)
 
     def predict_for_metrics(self, batch: ReenactmentBatch) -> Tensor:
         """``(B, T, 3, H, W)`` float [0, 1] frames, one per (padded) driving frame."""
