@@ -29,15 +29,15 @@ from torchmetrics import MetricCollection
 from talkzoo.data.spec import DataSpec
 from talkzoo.errors import ConfigError, FamilyMismatchError
 from talkzoo.modules import module_config
+from talkzoo.nn.optim import adam
 
 
 #: checkpoint key under which a talkzoo checkpoint records the model's import path.
 CLASS_PATH_KEY = "_talkzoo_class_path"
 
 
-def _adam(params: Any) -> torch.optim.Optimizer:
-    """Default optimizer: Adam with lr 1e-4 (the FaceFormer/DualTalker setting)."""
-    return torch.optim.Adam(params, lr=1e-4)
+#: old private name of the default optimizer :func:`talkzoo.nn.optim.adam`; use that instead.
+_adam = adam
 
 
 class TalkingFaceTask(L.LightningModule, abc.ABC):
@@ -69,7 +69,7 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
     def __init__(
         self,
         spec: DataSpec | dict | None = None,
-        optimizer: OptimizerCallable = _adam,
+        optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
         super().__init__()
