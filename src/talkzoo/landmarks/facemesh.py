@@ -153,6 +153,9 @@ class FaceMeshLandmarker:
         MissingWeightsError: the model file is missing.
     """
 
+    #: name quoted by the landmark metrics (``LMD@facemesh68``).
+    name = "facemesh68"
+
     def __init__(
         self,
         model_path: str | Path | None = None,
@@ -199,6 +202,16 @@ class FaceMeshLandmarker:
         if set(by_size) != {NUM_VERTICES * 3, 1}:
             raise DataError(f"{self.model_path}: expected outputs of 1404 and 1 values, got {sorted(by_size)}")
         self._mesh_index, self._flag_index = by_size[NUM_VERTICES * 3], by_size[1]
+
+    def __getstate__(self) -> dict:
+        """Pickle/copy without the LiteRT interpreter (rebuilt on unpickling)."""
+        state = dict(self.__dict__)
+        state["_interpreter"], state["_detector"] = None, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._interpreter = load_litert_interpreter(self.model_path, self._num_threads)
 
     # ------------------------------------------------------------------ public API
     def __call__(self, frames: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:

@@ -124,6 +124,7 @@ class FrechetFeatureDistance(Metric):
     full_state_update = False
     is_differentiable = False
     higher_is_better = False
+    reads = ("generated", "real", "mask")  # see talkzoo.metrics.video.READS
 
     def __init__(self, num_features: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -184,6 +185,8 @@ class FrechetInceptionDistance(FrechetFeatureDistance):
         MissingWeightsError: ``feature`` is a path that does not exist.
         DataError: bad input shapes (see :func:`talkzoo.metrics._frames.as_video`).
     """
+
+    log_name = "FID"
 
     def __init__(
         self,
@@ -309,6 +312,8 @@ class FrechetVideoDistance(FrechetFeatureDistance):
         MissingWeightsError: ``i3d`` is a path that does not exist.
         DataError: bad shapes, a short clip with ``on_short="raise"``.
     """
+
+    log_name = "FVD"
 
     def __init__(
         self,

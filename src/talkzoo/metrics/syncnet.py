@@ -332,6 +332,8 @@ class SyncNetLSE(Metric):
     full_state_update = False
     is_differentiable = False
     higher_is_better = None  # LSE-D lower, LSE-C higher
+    reads = ("generated", "audio", "mask", "audio_mask")  # see talkzoo.metrics.video.READS
+    log_name = "LSE"
 
     def __init__(
         self,

@@ -11,6 +11,17 @@ processes. Inputs follow :class:`talkzoo.data.batch.VideoBatch`:
 Frame metrics pool over *all real frames of all clips* (frame-weighted mean), as ATVGnet's
 ``evaluation_matrix.py`` and FOMM's ``pose-evaluation`` do.
 
+**What a metric reads.** Every 2D metric declares, in its class attribute ``reads``, the inputs
+its ``update`` takes, in order, from a fixed vocabulary (:data:`READS`): ``generated`` and
+``real`` frames, the ``source`` portrait, ``audio`` / ``audio_mask``, ``generated_landmarks`` /
+``real_landmarks`` (detected by the metric's own ``landmarker``), the dataset's stored
+``landmarks`` and the frame ``mask``. The family tasks fill one :class:`VideoMetricInputs` per
+batch and :func:`update_video_metrics` updates every metric in one loop, with no type or name
+dispatch; a plugin or a third party adds a metric (any ``Metric`` with ``reads``) without touching
+core code. :func:`video_metrics` is the one builder of a family's collection (tasks, plugins,
+leaderboard). Each metric's ``log_name`` says which landmarker or identity network produced it
+(``LMD@dlib68``, ``LMD@facemesh68``, ``CSIM@dlib-resnet``), so no two protocols share a column.
+
 Metrics here: :class:`FramePSNR`, :class:`FrameSSIM` (torchmetrics), :class:`LPIPS` (``lpips``
 package), :class:`CSIM` (identity cosine), :class:`LandmarkDistance` (LMD),
 :class:`AverageKeypointDistance` (AKD), :class:`AverageEuclideanDistance` (AED), :class:`CPBD`
@@ -44,8 +55,19 @@ __all__ = [
     "FramePSNR",
     "FrameSSIM",
     "LandmarkDistance",
+    "READS",
+    "VideoMetricInputs",
     "cpbd_score",
+    "update_video_metrics",
+    "video_metrics",
 ]
+
+#: the inputs a 2D metric may declare in its ``reads`` (see the module docstring):
+#: ``generated``/``real`` ``(B, T, 3, H, W)`` float [0, 1]; ``source`` ``(B, 3, H, W)``; ``mask``
+#: ``(B, T)`` bool; ``audio`` ``(B, S)`` float at the data's rate with ``audio_mask`` ``(B, S)``;
+#: ``generated_landmarks``/``real_landmarks`` ``(B, T, 68, 2)`` float32 pixels from the metric's
+#: ``landmarker`` (NaN where no face); ``landmarks`` the dataset's stored ``(B, T, K, 2)``.
+READS = ("generated", "real", "source", "mask", "audio", "audio_mask", "generated_landmarks", "real_landmarks", "landmarks")
 
 from talkzoo.landmarks.ibug68 import MOUTH  # noqa: E402 - iBUG-68 outer + inner lip points 48..67
 _DISTANCES = ("l2", "mean_abs", "sum_sq")
@@ -120,6 +142,8 @@ class FramePSNR(_MeanMetric):
     """
 
     higher_is_better = True
+    reads = ("generated", "real", "mask")
+    log_name = "PSNR"
 
     def __init__(self, data_range: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -147,6 +171,9 @@ class FrameSSIM(StructuralSimilarityIndexMeasure):
     Raises:
         DataError: bad or mismatched shapes.
     """
+
+    reads = ("generated", "real", "mask")
+    log_name = "SSIM"
 
     def __init__(self, data_range: float = 1.0, **kwargs: Any) -> None:
         super().__init__(data_range=data_range, **kwargs)
@@ -191,6 +218,8 @@ class LPIPS(_MeanMetric):
     """
 
     higher_is_better = False
+    reads = ("generated", "real", "mask")
+    log_name = "LPIPS"
 
     def __init__(
         self,
@@ -275,14 +304,34 @@ class _EmbeddingMetric(_MeanMetric):
             raise ConfigError(f"{what}: input_range must be unit/symmetric/byte, got {input_range!r}")
         if channel_order not in ("rgb", "bgr"):
             raise ConfigError(f"{what}: channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
-        self._net = ExternalNet(load_network(embedder, what, hint))
+        from talkzoo.landmarks.base import IdentityEmbedder
+
+        self._identity = None
+        self._net = None
+        if isinstance(embedder, IdentityEmbedder) and not isinstance(embedder, nn.Module):
+            self._identity = embedder  # frames -> (N, D) numpy, NaN rows where no face; does its own alignment
+            self.network_name = str(embedder.name)
+        else:
+            self._net = ExternalNet(load_network(embedder, what, hint))
+            self.network_name = (Path(embedder).stem if isinstance(embedder, (str, os.PathLike))
+                                 else type(embedder).__name__.lower())
         self.input_size = tuple(input_size) if input_size is not None else None
         self.input_range = input_range
         self.channel_order = channel_order
         self.batch_size = int(batch_size)
 
+    @property
+    def log_name(self) -> str:
+        """``<metric>@<identity network>``, e.g. ``CSIM@dlib-resnet``, ``CSIM@arcface_r100`` (file stem)."""
+        return f"{self.short_name}@{self.network_name}"
+
     def embed(self, frames: Tensor) -> Tensor:
-        """``(N, 3, H, W)`` [0, 1] RGB -> ``(N, D)`` float32 embeddings."""
+        """``(N, 3, H, W)`` [0, 1] RGB -> ``(N, D)`` float32 embeddings (NaN rows: no face found)."""
+        if self._identity is not None:
+            images = frames.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            if images.shape[0] == 0:
+                return frames.new_zeros(0, int(getattr(self._identity, "dim", 1)))
+            return torch.from_numpy(np.asarray(self._identity(images), dtype=np.float32)).to(frames.device)
         out = []
         for i in range(0, frames.shape[0], self.batch_size):
             x = resize_to(frames[i : i + self.batch_size].float(), self.input_size)
@@ -316,6 +365,8 @@ class CSIM(_EmbeddingMetric):
     """
 
     higher_is_better = True
+    reads = ("generated", "source", "mask")
+    short_name = "CSIM"
 
     def __init__(
         self,
@@ -353,8 +404,9 @@ class CSIM(_EmbeddingMetric):
             if ref.shape[:2] != preds.shape[:2]:
                 raise DataError(f"reference: expected (B, T) = {tuple(preds.shape[:2])}, got {tuple(ref.shape[:2])}")
             e_ref = self.embed(ref[m])
-        if e_gen.shape[0]:
-            self._add(torch.nn.functional.cosine_similarity(e_gen, e_ref, dim=1, eps=1e-8))
+        ok = torch.isfinite(e_gen).all(1) & torch.isfinite(e_ref).all(1)
+        if ok.any():
+            self._add(torch.nn.functional.cosine_similarity(e_gen[ok], e_ref[ok], dim=1, eps=1e-8))
 
 
 class AverageEuclideanDistance(_EmbeddingMetric):
@@ -384,6 +436,8 @@ class AverageEuclideanDistance(_EmbeddingMetric):
     """
 
     higher_is_better = False
+    reads = ("generated", "real", "mask")
+    short_name = "AED"
 
     def __init__(
         self,
@@ -412,6 +466,10 @@ class AverageEuclideanDistance(_EmbeddingMetric):
         if not p.shape[0]:
             return
         a, b = self.embed(p), self.embed(t)
+        ok = torch.isfinite(a).all(1) & torch.isfinite(b).all(1)
+        a, b = a[ok], b[ok]
+        if not a.shape[0]:
+            return
         if self.normalize:
             a, b = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
         self._add(_point_distance(a.unsqueeze(1), b.unsqueeze(1), self.distance))
@@ -437,7 +495,9 @@ class AverageKeypointDistance(_MeanMetric):
 
     Args:
         detector: optional callable ``(N, 3, H, W)`` [0, 1] RGB -> ``(N, K, 2)`` pixels (NaN rows
-            for frames without a face), e.g. a face_alignment wrapper.
+            for frames without a face), e.g. a face_alignment wrapper, for frames passed directly.
+        landmarker: the :class:`talkzoo.landmarks.Landmarker` whose points the family tasks feed
+            in (``reads``: generated and real landmarks); its ``name`` is in :attr:`log_name`.
         distance: ``"l2"`` (mean over keypoints of the Euclidean distance; default, the paper's
             "average distance"), ``"mean_abs"`` (mean |dx|, |dy| over all coordinates, as
             pose-evaluation ``cmp.py`` computes) or ``"sum_sq"``.
@@ -448,18 +508,22 @@ class AverageKeypointDistance(_MeanMetric):
     """
 
     higher_is_better = False
+    reads = ("generated_landmarks", "real_landmarks", "mask")
+    short_name = "AKD"
 
     def __init__(
         self,
         detector: Callable[[Tensor], Tensor] | None = None,
         *,
         distance: str = "l2",
+        landmarker: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if distance not in _DISTANCES:
             raise ConfigError(f"AKD: distance must be one of {_DISTANCES}, got {distance!r}")
         self.detector = detector
+        self.landmarker = landmarker
         self.distance = distance
         self.add_state("num_missing", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
@@ -491,6 +555,14 @@ class AverageKeypointDistance(_MeanMetric):
             self._add(_point_distance(kp_p[ok], kp_t[ok], self.distance))
 
 
+def _landmark_log_name(metric: Any) -> str:
+    lm = getattr(metric, "landmarker", None)
+    return f"{metric.short_name}@{lm.name}" if lm is not None else metric.short_name
+
+
+AverageKeypointDistance.log_name = property(_landmark_log_name, doc="``AKD@<landmarker name>`` (``AKD`` without one).")
+
+
 class LandmarkDistance(_MeanMetric):
     """LMD: mean Euclidean distance of the 20 mouth landmarks (iBUG-68 points 48..67), pixels.
 
@@ -503,6 +575,9 @@ class LandmarkDistance(_MeanMetric):
     Frames with NaN landmarks (failed detection) are left out and counted in ``num_missing``.
 
     ``update(preds, target, mask)``: ``(B, T, 68, 2)`` float landmarks (or ``(T, 68, 2)``).
+    ``landmarker``: the :class:`talkzoo.landmarks.Landmarker` that the family tasks detect both
+    sides with (dlib's 68-point predictor in Chen et al.'s protocol); its ``name`` is in
+    :attr:`log_name` (``LMD@dlib68``).
 
     Raises:
         ConfigError: unknown ``normalize``.
@@ -510,9 +585,14 @@ class LandmarkDistance(_MeanMetric):
     """
 
     higher_is_better = False
+    reads = ("generated_landmarks", "real_landmarks", "mask")
+    short_name = "LMD"
+    log_name = property(_landmark_log_name, doc="``LMD@<landmarker name>`` (``LMD`` without one).")
 
-    def __init__(self, *, center: bool = True, normalize: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, center: bool = True, normalize: str | None = None, landmarker: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.landmarker = landmarker
         if normalize not in (None, "interocular"):
             raise ConfigError(f"LMD: normalize must be None or 'interocular', got {normalize!r}")
         self.center = bool(center)
@@ -696,6 +776,8 @@ class CPBD(_MeanMetric):
     """
 
     higher_is_better = True
+    reads = ("generated", "mask")
+    log_name = "CPBD"
 
     def update(self, preds: Tensor, mask: Tensor | None = None) -> None:
         """Add the CPBD of every real frame."""
@@ -705,3 +787,161 @@ class CPBD(_MeanMetric):
         w = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64, device=frames.device).view(1, 3, 1, 1)
         gray = ((frames.detach().double().clamp(0, 1) * w).sum(1) * 255).round().cpu().numpy()
         self._add(torch.tensor([cpbd_score(g) for g in gray], dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------------------------
+# One update loop and one builder for the 2D families
+
+
+class VideoMetricInputs:
+    """Everything a 2D metric may read for one batch (the vocabulary :data:`READS`), computed lazily.
+
+    Args:
+        generated: ``(B, T, 3, H, W)`` float generated frames (clamped to [0, 1] here).
+        mask: ``(B, T)`` bool, ``True`` on real frames.
+        real: ``(B, T, 3, H, W)`` float ground-truth / driving frames.
+        source: ``(B, 3, H, W)`` float source portraits.
+        audio: ``(B, S)`` float waveform; audio_mask: ``(B, S)`` bool.
+        landmarks: the dataset's stored ``(B, T, K, 2)`` landmarks of the real frames (or None).
+
+    ``get(key, metric)`` returns one input; ``generated_landmarks`` and ``real_landmarks`` are
+    detected on the real frames (mask) with ``metric.landmarker`` once per landmarker ``name`` and
+    batch, NaN elsewhere.
+
+    Raises:
+        ConfigError: a metric reads a key outside :data:`READS`, or landmarks without a ``landmarker``.
+        DataError: a metric reads an input this batch does not have (e.g. ``audio`` in reenactment).
+    """
+
+    def __init__(self, generated: Tensor, mask: Tensor, real: Tensor | None = None, source: Tensor | None = None,
+                 audio: Tensor | None = None, audio_mask: Tensor | None = None,
+                 landmarks: Tensor | None = None) -> None:
+        self._values: dict[str, Any] = {
+            "generated": generated.clamp(0, 1).float(), "mask": mask,
+            "real": None if real is None else real.float(), "source": None if source is None else source.float(),
+            "audio": audio, "audio_mask": audio_mask, "landmarks": landmarks,
+        }
+        self._landmarks: dict[tuple[str, str], Tensor] = {}
+
+    def _detect(self, which: str, landmarker: Any) -> Tensor:
+        key = (which, str(landmarker.name))
+        if key not in self._landmarks:
+            frames = self._values[which]
+            if frames is None:
+                raise DataError(f"a metric reads {which}_landmarks but this batch has no {which} frames")
+            mask = self._values["mask"]
+            out = torch.full((*mask.shape, 68, 2), float("nan"), device=frames.device)
+            real = frames[mask]
+            if real.shape[0]:
+                images = real.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                out[mask] = torch.from_numpy(np.asarray(landmarker(images), dtype=np.float32)).to(frames.device)
+            self._landmarks[key] = out
+        return self._landmarks[key]
+
+    def get(self, key: str, metric: Any = None) -> Any:
+        """The input ``key`` (one of :data:`READS`) for ``metric``."""
+        if key in ("generated_landmarks", "real_landmarks"):
+            landmarker = getattr(metric, "landmarker", None)
+            if landmarker is None:
+                raise ConfigError(f"{type(metric).__name__} reads {key} but has no 'landmarker'")
+            return self._detect(key.split("_")[0], landmarker)
+        if key not in self._values:
+            raise ConfigError(f"{type(metric).__name__} reads {key!r}; a 2D metric reads some of {list(READS)}")
+        value = self._values[key]
+        if value is None and key not in ("audio_mask", "landmarks"):
+            raise DataError(f"{type(metric).__name__} reads {key!r}, which this batch does not have")
+        return value
+
+
+def update_video_metrics(collection: Any, inputs: VideoMetricInputs) -> None:
+    """Update every metric of ``collection`` (a ``MetricCollection`` or a mapping of metrics)
+    with the inputs its ``reads`` declares, in that order.
+
+    Raises:
+        ConfigError: a metric without ``reads`` (say what its ``update`` takes, see :data:`READS`).
+    """
+    for name, metric in collection.items():
+        reads = getattr(metric, "reads", None)
+        if not reads:
+            raise ConfigError(f"metric {name!r} ({type(metric).__name__}) declares no 'reads': set the class "
+                              f"attribute reads = (...) to the inputs of its update(), from {list(READS)}")
+        metric.update(*(inputs.get(key, metric) for key in reads))
+
+
+def video_metrics(
+    family: str,
+    image_size: int,
+    metric_weights: dict[str, str] | None = None,
+    *,
+    landmarks: bool | None = None,
+    landmarker: Any = "auto",
+    identity: Any = "auto",
+) -> Any:
+    """The metric collection of a 2D family, keyed by each metric's ``log_name``.
+
+    PSNR and SSIM always; CPBD for frames of at least 64 px; LMD (audio → video) or AKD
+    (reenactment) with ``landmarker`` when ``landmarks`` is on (default: frames of at least 128 px);
+    CSIM (against the source portrait) and, for reenactment, AED with the identity network; LPIPS,
+    FID, FVD, LSE (audio → video) when ``metric_weights`` names their local weight files
+    (keys ``lpips_backbone``, ``inception``, ``i3d``, ``syncnet``, ``identity``).
+
+    Args:
+        family: ``"audio2video"`` or ``"reenactment"`` (:mod:`talkzoo.data.spec`).
+        image_size: frame side, pixels.
+        metric_weights: local weight files by key (above).
+        landmarks: run the landmark metric (None: on from 128 px).
+        landmarker: a :class:`talkzoo.landmarks.Landmarker` or a name for
+            :func:`talkzoo.landmarks.make_landmarker` (``"auto"``: dlib68 with the ``dlib`` extra,
+            else facemesh68).
+        identity: a :class:`talkzoo.landmarks.IdentityEmbedder`, a name for
+            :func:`talkzoo.landmarks.make_identity_embedder`, ``"auto"`` (``metric_weights["identity"]``
+            when given, a TorchScript file; else dlib-resnet with the extra; else none) or None (off).
+
+    Returns:
+        ``torchmetrics.MetricCollection`` (``compute_groups=False``).
+
+    Raises:
+        ConfigError: unknown family or names; MissingWeightsError: a named weight file is missing.
+    """
+    from torchmetrics import MetricCollection
+
+    from talkzoo.data.spec import FAMILY_REENACT, FAMILY_VIDEO
+    from talkzoo.landmarks import default_identity_name, make_identity_embedder, make_landmarker
+
+    if family not in (FAMILY_VIDEO, FAMILY_REENACT):
+        raise ConfigError(f"video_metrics: family must be {FAMILY_VIDEO!r} or {FAMILY_REENACT!r}, got {family!r}")
+    reenact = family == FAMILY_REENACT
+    weights = dict(metric_weights or {})
+    size = int(image_size)
+    metrics: list[Metric] = [FramePSNR(), FrameSSIM()]
+    if size >= 64:
+        metrics.append(CPBD())
+    if landmarks if landmarks is not None else size >= 128:
+        lm = make_landmarker(landmarker) if isinstance(landmarker, str) else landmarker
+        metrics.append(AverageKeypointDistance(landmarker=lm) if reenact else LandmarkDistance(landmarker=lm))
+    embedder = identity
+    if isinstance(identity, str) and identity == "auto":
+        embedder = weights.get("identity") or default_identity_name()
+        if embedder is not None and embedder != weights.get("identity"):
+            embedder = make_identity_embedder(embedder)
+    elif isinstance(identity, str):
+        embedder = make_identity_embedder(identity)
+    if embedder is not None:
+        metrics.append(CSIM(embedder))
+        if reenact:
+            metrics.append(AverageEuclideanDistance(embedder))
+    if "lpips_backbone" in weights:
+        metrics.append(LPIPS(backbone_weights=weights["lpips_backbone"]))
+    if "inception" in weights:
+        from talkzoo.metrics.frechet import FrechetInceptionDistance
+
+        metrics.append(FrechetInceptionDistance(weights["inception"]))
+    if "i3d" in weights:
+        from talkzoo.metrics.frechet import FrechetVideoDistance
+
+        metrics.append(FrechetVideoDistance(weights["i3d"]))
+    if "syncnet" in weights and not reenact:
+        from talkzoo.metrics.syncnet import SyncNetLSE
+
+        metrics.append(SyncNetLSE(weights["syncnet"]))
+    return MetricCollection({m.log_name: m for m in metrics}, compute_groups=False)

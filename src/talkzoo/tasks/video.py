@@ -8,13 +8,18 @@ Contracts:
 * :class:`ReenactmentTask` — input :class:`~talkzoo.data.batch.ReenactmentBatch` (a source image
   and driving frames); :meth:`ReenactmentTask.generate` returns ``(B, T, 3, H, W)`` in [0, 1].
 
-Both evaluate, over all real frames, the 2D metrics of :mod:`talkzoo.metrics.video` that need no
-absent weights: PSNR, SSIM and CPBD always; LMD (audio → video) or AKD (reenactment) with the
-shipped MediaPipe FaceMesh landmarker (iBUG-68 points detected on the generated *and* the
-ground-truth frames, the same detector on both sides). Metrics whose network is not shipped are
-added when ``metric_weights`` names a local file: ``lpips_backbone`` (LPIPS), ``inception``
-(FID, a TorchScript feature network), ``i3d`` (FVD), ``identity`` (CSIM; AED for reenactment),
-``syncnet`` (LSE-D / LSE-C, audio → video only). Logged as ``val/PSNR``, ``test/LMD`` etc.
+Both evaluate, over all real frames, the 2D metrics built by
+:func:`talkzoo.metrics.video.video_metrics` (one builder for tasks, plugins and the leaderboard):
+PSNR, SSIM and CPBD always; LMD (audio → video) or AKD (reenactment) detected with the same
+landmarker on the generated *and* the ground-truth frames (dlib's 68-point predictor when the
+``dlib`` extra is installed, else the shipped MediaPipe FaceMesh mapped to iBUG-68); CSIM (and AED
+for reenactment) with dlib's ResNet identity network (the extra) or a local TorchScript network
+named by ``metric_weights["identity"]`` (e.g. ArcFace). Each metric's name states its landmarker
+or identity network (``test/LMD@dlib68``, ``test/CSIM@dlib-resnet``). Metrics whose network is not
+shipped are added when ``metric_weights`` names a local file: ``lpips_backbone`` (LPIPS),
+``inception`` (FID, a TorchScript feature network), ``i3d`` (FVD), ``syncnet`` (LSE-D / LSE-C,
+audio → video only). Every metric declares what it reads and the tasks update them in one loop
+(:func:`talkzoo.metrics.video.update_video_metrics`).
 The predict output is one :class:`VideoPrediction` per sample.
 
 Streaming inference (``talkzoo animate``, long clips): both bases have ``generate_stream``, which
@@ -68,33 +73,6 @@ METRIC_WEIGHT_KEYS = ("lpips_backbone", "inception", "i3d", "identity", "syncnet
 LANDMARK_MIN_SIZE = 128
 
 
-class FaceMeshDetector:
-    """Adapter: ``(N, 3, H, W)`` float [0, 1] RGB tensor → ``(N, 68, 2)`` float32 iBUG-68 pixels.
-
-    Wraps :class:`talkzoo.landmarks.FaceMeshLandmarker` (shipped MediaPipe FaceMesh weights), built
-    on first use; NaN rows for frames without a face. Copies and pickles drop the interpreter
-    (metrics are deep-copied per stage and sent to DDP workers).
-    """
-
-    def __init__(self) -> None:
-        self._landmarker = None
-
-    def __call__(self, frames: Tensor) -> Tensor:
-        """Detect landmarks on ``(N, 3, H, W)`` [0, 1] frames; returns ``(N, 68, 2)`` on their device."""
-        if self._landmarker is None:
-            from talkzoo.landmarks import FaceMeshLandmarker
-
-            self._landmarker = FaceMeshLandmarker()
-        images = frames.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        return torch.from_numpy(self._landmarker(images)).to(frames.device)
-
-    def __deepcopy__(self, memo: dict) -> "FaceMeshDetector":
-        return FaceMeshDetector()
-
-    def __getstate__(self) -> dict:
-        return {"_landmarker": None}
-
-
 def _check_metric_weights(metric_weights: dict[str, str] | None) -> dict[str, str]:
     weights = dict(metric_weights or {})
     unknown = sorted(set(weights) - set(METRIC_WEIGHT_KEYS))
@@ -110,66 +88,31 @@ class _FrameMetricsMixin:
 
     metric_weights: dict[str, str]
     landmark_metrics: bool | None
-
-    def _landmarks_on(self) -> bool:
-        if self.landmark_metrics is not None:
-            return bool(self.landmark_metrics)
-        return int(self.require_spec().image_size) >= LANDMARK_MIN_SIZE  # type: ignore[attr-defined]
+    landmarker: str
+    identity: str | None
 
     def configure_metrics(self) -> MetricCollection:
-        """PSNR, SSIM, CPBD, LMD/AKD and the weight-backed metrics named by ``metric_weights``."""
-        from talkzoo.metrics.video import CPBD, CSIM, LPIPS, AverageEuclideanDistance, AverageKeypointDistance, FramePSNR, FrameSSIM, LandmarkDistance
+        """:func:`talkzoo.metrics.video.video_metrics` for this family, image size and options.
 
-        reenact = isinstance(self, ReenactmentTask)
-        size = int(self.require_spec().image_size)  # type: ignore[attr-defined]
-        metrics: dict = {"PSNR": FramePSNR(), "SSIM": FrameSSIM()}
-        if size >= 64:
-            metrics["CPBD"] = CPBD()
-        if self._landmarks_on():
-            metrics["AKD" if reenact else "LMD"] = AverageKeypointDistance(detector=FaceMeshDetector()) if reenact else LandmarkDistance()
-        weights = self.metric_weights
-        if "lpips_backbone" in weights:
-            metrics["LPIPS"] = LPIPS(backbone_weights=weights["lpips_backbone"])
-        if "inception" in weights:
-            from talkzoo.metrics.frechet import FrechetInceptionDistance
+        A plugin adds a metric by extending the returned collection (any ``Metric`` with a
+        ``reads`` declaration and a ``log_name``); :meth:`update_metrics` feeds it with no change.
+        """
+        from talkzoo.metrics.video import video_metrics
 
-            metrics["FID"] = FrechetInceptionDistance(weights["inception"])
-        if "i3d" in weights:
-            from talkzoo.metrics.frechet import FrechetVideoDistance
-
-            metrics["FVD"] = FrechetVideoDistance(weights["i3d"])
-        if "identity" in weights:
-            metrics["CSIM"] = CSIM(weights["identity"])
-            if reenact:
-                metrics["AED"] = AverageEuclideanDistance(weights["identity"])
-        if "syncnet" in weights and not reenact:
-            from talkzoo.metrics.syncnet import SyncNetLSE
-
-            metrics["LSE"] = SyncNetLSE(weights["syncnet"])
-        return MetricCollection(metrics, compute_groups=False)
+        return video_metrics(self.family, int(self.require_spec().image_size), self.metric_weights,  # type: ignore[attr-defined]
+                             landmarks=self.landmark_metrics, landmarker=self.landmarker, identity=self.identity)
 
     def update_metrics(self, collection: MetricCollection, prediction: Tensor, batch) -> None:
-        """Update each metric with the real frames of the prediction and the ground truth."""
-        target = (batch.frames if isinstance(batch, VideoBatch) else batch.driving).float()
-        pred, mask = prediction.clamp(0, 1).float(), batch.frame_mask
-        from talkzoo.metrics.video import CPBD, CSIM, LandmarkDistance
+        """Update every metric with what it ``reads`` (:func:`talkzoo.metrics.video.update_video_metrics`)."""
+        from talkzoo.metrics.video import VideoMetricInputs, update_video_metrics
 
-        detector = None
-        for metric in collection.values():
-            if isinstance(metric, LandmarkDistance):
-                detector = detector or FaceMeshDetector()
-                lm_pred = torch.full((*mask.shape, 68, 2), float("nan"), device=pred.device)
-                lm_true = lm_pred.clone()
-                lm_pred[mask], lm_true[mask] = detector(pred[mask]), detector(target[mask])
-                metric.update(lm_pred, lm_true, mask)
-            elif isinstance(metric, CPBD):
-                metric.update(pred, mask)
-            elif isinstance(metric, CSIM):
-                metric.update(pred, batch.source, mask)
-            elif type(metric).__name__ == "SyncNetLSE":
-                metric.update(pred, batch.audio, mask, batch.audio_mask)
-            else:
-                metric.update(pred, target, mask)
+        if isinstance(batch, VideoBatch):
+            inputs = VideoMetricInputs(prediction, batch.frame_mask, real=batch.frames, source=batch.source,
+                                       audio=batch.audio, audio_mask=batch.audio_mask, landmarks=batch.landmarks)
+        else:
+            inputs = VideoMetricInputs(prediction, batch.frame_mask, real=batch.driving, source=batch.source,
+                                       landmarks=batch.driving_landmarks)
+        update_video_metrics(collection, inputs)
 
     @staticmethod
     def _to_predictions(prediction: Tensor, mask: Tensor, names: list[str], fps: float) -> list[VideoPrediction]:
@@ -189,8 +132,13 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         lr_scheduler: optional callable ``optimizer -> LRScheduler``.
         metric_weights: local weight files of the optional metrics, by key (``lpips_backbone``,
             ``inception``, ``i3d``, ``identity``, ``syncnet``); see the module docstring.
-        landmark_metrics: run the FaceMesh landmark metric (LMD / AKD); default ``None`` = on for
-            frames of at least 128 px.
+        landmark_metrics: run the landmark metric (LMD / AKD); default ``None`` = on for frames of
+            at least 128 px.
+        landmarker: the landmarker of LMD / AKD (:func:`talkzoo.landmarks.make_landmarker` name):
+            ``"auto"`` = ``dlib68`` with the ``dlib`` extra, else ``facemesh68``; logged in the
+            metric's name (``LMD@dlib68``).
+        identity: the identity network of CSIM (and AED): ``"auto"`` = ``metric_weights["identity"]``
+            when given, else ``dlib-resnet`` with the extra, else none; ``None`` turns them off.
 
     Raises:
         FamilyMismatchError: for a spec of another family.
@@ -207,9 +155,13 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         lr_scheduler: LRSchedulerCallable | None = None,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,
+        landmarker: str = "auto",
+        identity: str | None = "auto",
     ) -> None:
         self.metric_weights = _check_metric_weights(metric_weights)
         self.landmark_metrics = landmark_metrics
+        self.landmarker = landmarker
+        self.identity = identity
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler)
 
     def generate(  # type: ignore[override]
@@ -327,8 +279,13 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
         lr_scheduler: optional callable ``optimizer -> LRScheduler``.
         metric_weights: local weight files of the optional metrics, by key (``lpips_backbone``,
             ``inception``, ``i3d``, ``identity``, ``syncnet``); see the module docstring.
-        landmark_metrics: run the FaceMesh landmark metric (LMD / AKD); default ``None`` = on for
-            frames of at least 128 px.
+        landmark_metrics: run the landmark metric (LMD / AKD); default ``None`` = on for frames of
+            at least 128 px.
+        landmarker: the landmarker of LMD / AKD (:func:`talkzoo.landmarks.make_landmarker` name):
+            ``"auto"`` = ``dlib68`` with the ``dlib`` extra, else ``facemesh68``; logged in the
+            metric's name (``LMD@dlib68``).
+        identity: the identity network of CSIM (and AED): ``"auto"`` = ``metric_weights["identity"]``
+            when given, else ``dlib-resnet`` with the extra, else none; ``None`` turns them off.
 
     Raises:
         FamilyMismatchError: for a spec of another family.
@@ -345,9 +302,13 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
         lr_scheduler: LRSchedulerCallable | None = None,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,
+        landmarker: str = "auto",
+        identity: str | None = "auto",
     ) -> None:
         self.metric_weights = _check_metric_weights(metric_weights)
         self.landmark_metrics = landmark_metrics
+        self.landmarker = landmarker
+        self.identity = identity
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler)
 
     def generate(  # type: ignore[override]

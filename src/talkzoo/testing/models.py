@@ -65,7 +65,7 @@ class TinyAudioToVideo(AudioToVideoTask):
         spec: :class:`~talkzoo.data.spec.VideoDataSpec` (linked from the datamodule).
         channels: hidden channels. bands: audio energy bands. scale: working-resolution divisor.
         lr: Adam learning rate.
-        metric_weights, landmark_metrics: see :class:`~talkzoo.tasks.video.AudioToVideoTask`.
+        metric_weights, landmark_metrics, landmarker, identity: see :class:`~talkzoo.tasks.video.AudioToVideoTask`.
     """
 
     def __init__(
@@ -77,9 +77,12 @@ class TinyAudioToVideo(AudioToVideoTask):
         lr: float = 3e-3,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,
+        landmarker: str = "auto",
+        identity: str | None = "auto",
     ) -> None:
         super().__init__(spec=spec, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
-                         metric_weights=metric_weights, landmark_metrics=landmark_metrics)
+                         metric_weights=metric_weights, landmark_metrics=landmark_metrics,
+                         landmarker=landmarker, identity=identity)
         self.bands = bands
         self.body = _Residual(bands, channels, scale)
 
@@ -116,7 +119,7 @@ class TinyReenactment(ReenactmentTask):
     Args:
         spec: :class:`~talkzoo.data.spec.ReenactmentDataSpec`.
         channels: hidden channels. scale: working-resolution divisor. lr: Adam learning rate.
-        metric_weights, landmark_metrics: see :class:`~talkzoo.tasks.video.ReenactmentTask`.
+        metric_weights, landmark_metrics, landmarker, identity: see :class:`~talkzoo.tasks.video.ReenactmentTask`.
     """
 
     def __init__(
@@ -127,9 +130,12 @@ class TinyReenactment(ReenactmentTask):
         lr: float = 3e-3,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,
+        landmarker: str = "auto",
+        identity: str | None = "auto",
     ) -> None:
         super().__init__(spec=spec, optimizer=lambda p: torch.optim.Adam(p, lr=lr),
-                         metric_weights=metric_weights, landmark_metrics=landmark_metrics)
+                         metric_weights=metric_weights, landmark_metrics=landmark_metrics,
+                         landmarker=landmarker, identity=identity)
         self.body = _Residual(6, channels, scale)
 
     def generate(self, source: Tensor, driving: Tensor, frame_mask: Tensor | None = None) -> Tensor:
