@@ -7,6 +7,8 @@ one would give; the model averages them over the batch.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -88,20 +90,48 @@ def consistency_loss(
     mask: Tensor,
     sigma: float | Tensor | None = None,
     temperature: float = 1.0,
+    weighting: Literal["anchor", "kernel"] = "anchor",
+    reduction: Literal["mean", "sum"] = "mean",
 ) -> Tensor:
     """Cross-modality consistency regularisation ``L_CCRL(X, Y)`` per sequence (Eqs. 9–10).
 
     For anchor frame ``k`` of a sequence, with cosine similarities ``s^inter_kt = cos(X_k, Y_t)``
     and ``s^intra_kt = cos(X_k, X_t)`` and RBF weights on the ground-truth motion
-    ``w_kt = exp(-||M_k - M_t||² / (2σ²))``::
+    ``w_kt = exp(-||M_k - M_t||² / (2σ²))``, the denominator is Eq. 10 as written (it excludes
+    the anchor frame ``t = k``, so it holds no positive)::
 
         s'_k = Σ_{t≠k} exp(s^inter_kt (1 - w_kt) / τ) + exp(s^intra_kt (1 - w_kt) / τ)      (Eq. 10)
-        ℓ_k  = -(w_kk / Σ_t w_kt) · log( exp(s^inter_kk / τ) / s'_k )                        (Eq. 9)
 
-    and the sequence value is the mean of ``ℓ_k`` over its real frames (the paper's ``Σ_k`` with
-    the normaliser read per anchor; ``w_kk = 1``). Only real frames take part (padded frames
-    are neither anchors nor negatives). ``τ`` is an optional global temperature, ``1`` in the
-    paper. A sequence with fewer than two real frames has no negatives and contributes ``0``.
+    Eq. 9, ``-(1/Σ_t w_t) Σ_k w_k log(exp(s^inter_k) / s')``, reuses ``k`` for the anchor and
+    for the summed positive, so it has two readings (``weighting``):
+
+    * ``"anchor"`` (literal): ``k`` is the anchor, ``w_k = w_kk = 1``; the only positive is the
+      aligned pair ``(X_k, Y_k)`` and the kernel acts only through the repulsion ``(1 - w_kt)``
+      and the normaliser::
+
+          ℓ_k = -(1 / Σ_t w_kt) · log( exp(s^inter_kk / τ) / s'_k )
+
+    * ``"kernel"`` (Barbano et al., ISBI 2023, the loss the paper builds on, and the prose "maps
+      samples with a high degree of positiveness (w_t ∼ 1) close"): every frame ``j`` of the
+      sequence is a positive of anchor ``k`` weighted by the kernel::
+
+          ℓ_k = -(1 / Σ_t w_kt) · Σ_j w_kj · log( exp(s^inter_kj / τ) / s'_k )
+
+      (the same ``s'_k`` for every ``j``: Eq. 10's ``t ≠ k`` read with ``k`` the anchor).
+
+    The sequence value reduces the anchors' ``ℓ_k`` (``reduction``): ``"sum"`` is Eq. 9's
+    ``Σ_k`` read literally (it grows with the number of frames ``T``, so a fixed ``λ4`` weighs
+    longer sequences more); ``"mean"`` divides it by ``T`` (a per-frame value, independent of
+    the sequence length). The paper gives no reduction over anchors beyond Eq. 9.
+
+    Hand case (``tests/test_fidelity_ccrl.py``): ``T = 2``, ``X = Y = I₂``, ``M = (0, 1)``,
+    ``σ = 1``, ``τ = 1`` gives ``s' = 2``, ``w_12 = e^{-1/2}`` and
+    ``anchor``/``mean`` = ``-(1 - ln 2)/(1 + e^{-1/2})`` = −0.191, ``anchor``/``sum`` = −0.382,
+    ``kernel``/``mean`` = ``-((1 - ln 2) - e^{-1/2} ln 2)/(1 + e^{-1/2})`` = +0.071.
+
+    Only real frames take part (padded frames are neither anchors, positives nor negatives).
+    ``τ`` is an optional global temperature, ``1`` in the paper. A sequence with fewer than two
+    real frames has no negatives and contributes ``0``.
 
     Args:
         x: ``(B, T, d)`` audio-side features ``X`` (or ``X̂``).
@@ -112,10 +142,19 @@ def consistency_loss(
         sigma: RBF bandwidth ``σ`` in the units of ``motion`` (metres): a float, a ``(B,)``
             tensor, or ``None`` for the per-sequence median heuristic (:func:`rbf_bandwidth`).
         temperature: global temperature ``τ > 0``.
+        weighting: ``"anchor"`` (literal ``w_k = 1``) or ``"kernel"`` (kernel-weighted positives).
+        reduction: ``"mean"`` or ``"sum"`` over the real anchor frames of each sequence.
 
     Returns:
         ``(B,)`` loss per sequence (can be negative: the paper's denominator omits the positive).
+
+    Raises:
+        ValueError: unknown ``weighting`` or ``reduction``.
     """
+    if weighting not in ("anchor", "kernel"):
+        raise ValueError(f"consistency_loss: weighting must be 'anchor' or 'kernel', got {weighting!r}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"consistency_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
     batch, length, _ = x.shape
     xn = F.normalize(x, dim=-1, eps=1e-8)
     yn = F.normalize(y, dim=-1, eps=1e-8)
@@ -141,10 +180,17 @@ def consistency_loss(
         dim=-1,
     )
     log_denominator = torch.logsumexp(terms, dim=-1)  # (B, T) = log s'_k
-    positive = torch.diagonal(s_inter, dim1=1, dim2=2)  # s^inter_kk
-    w_kk = torch.diagonal(w, dim1=1, dim2=2)
-    normaliser = (w * real.to(w.dtype)).sum(-1).clamp(min=1e-12)  # Σ_t w_kt over real t
-    per_anchor = -(w_kk / normaliser) * (positive - log_denominator)  # (B, T)
+    w_real = w * real.to(w.dtype)
+    normaliser = w_real.sum(-1).clamp(min=1e-12)  # Σ_t w_kt over real t
+    if weighting == "anchor":
+        positive = torch.diagonal(s_inter, dim1=1, dim2=2)  # s^inter_kk
+        w_kk = torch.diagonal(w, dim1=1, dim2=2)
+        per_anchor = -(w_kk / normaliser) * (positive - log_denominator)  # (B, T)
+    else:  # every real frame j a positive of anchor k, weighted by w_kj
+        log_ratio = s_inter - log_denominator[:, :, None]  # (B, T, T): [k, j]
+        per_anchor = -(w_real * log_ratio).sum(-1) / normaliser
     valid = mask & (mask.sum(1, keepdim=True) >= 2)
     per_anchor = torch.where(valid, per_anchor, torch.zeros_like(per_anchor))
+    if reduction == "sum":
+        return per_anchor.sum(1)
     return per_anchor.sum(1) / valid.sum(1).clamp(min=1).to(x.dtype)
