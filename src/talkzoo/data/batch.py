@@ -11,10 +11,13 @@ height/width in pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import Tensor
+
+from talkzoo.errors import DataError
 
 
 class _BatchMixin:
@@ -146,3 +149,233 @@ def lengths_to_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
     if lengths.numel() and int(lengths.max().item()) > width:
         raise ValueError(f"a length ({int(lengths.max())}) exceeds max_len={width}")
     return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def pad_sequences(items: Sequence[Tensor], width: int | None = None) -> tuple[Tensor, Tensor]:
+    """Right-pad variable-length tensors with zeros and return the padding mask.
+
+    The one pad-and-mask helper of talkzoo: every collate (mesh, video, reenactment, the synthetic
+    datamodules) builds its padded fields with it.
+
+    Args:
+        items: ``B >= 1`` tensors of shapes ``(L_b, *rest)`` with the same ``rest`` and dtype.
+        width: padded length; defaults to ``max L_b``.
+
+    Returns:
+        ``(padded, mask)``: ``padded`` ``(B, width, *rest)`` of the items' dtype, zero (``False``
+        for bool) past each item's length; ``mask`` ``(B, width)`` bool, ``True`` on real steps.
+
+    Raises:
+        DataError: an empty list, items whose trailing shapes or dtypes differ, or an item longer
+            than ``width``.
+    """
+    if not items:
+        raise DataError("pad_sequences: got an empty list of tensors")
+    rest, dtype = tuple(items[0].shape[1:]), items[0].dtype
+    for x in items:
+        if tuple(x.shape[1:]) != rest or x.dtype != dtype:
+            raise DataError(
+                f"pad_sequences: items have different trailing shapes/dtypes ({tuple(x.shape[1:])} {x.dtype} vs "
+                f"{rest} {dtype}); expected one shape (L, *rest) per batch"
+            )
+    lengths = torch.tensor([x.shape[0] for x in items], dtype=torch.long)
+    width = int(lengths.max()) if width is None else int(width)
+    out = items[0].new_zeros((len(items), width, *rest))
+    for b, x in enumerate(items):
+        if x.shape[0] > width:
+            raise DataError(f"pad_sequences: an item of length {x.shape[0]} exceeds width={width}")
+        out[b, : x.shape[0]] = x
+    return out, lengths_to_mask(lengths, width)
+
+
+def frames_to_float(frames: Tensor) -> Tensor:
+    """Video frames as float32 ``(..., 3, H, W)`` in [0, 1].
+
+    Args:
+        frames: uint8 ``(..., H, W, 3)`` RGB as decoded (divided by 255 and moved channel-first),
+            or a float tensor already ``(..., 3, H, W)`` in [0, 1] (returned as float32).
+    """
+    if frames.dtype == torch.uint8:
+        return frames.movedim(-1, -3).float().div_(255.0)
+    return frames.float()
+
+
+# --------------------------------------------------------------------------------------------
+# typed items (one dataset index) and one collate per batch type
+# --------------------------------------------------------------------------------------------
+@dataclass
+class MeshSample:
+    """One sequence of an audio → mesh dataset (before collation into a :class:`MeshBatch`).
+
+    Attributes:
+        audio: ``(S,)`` float32 mono waveform in [-1, 1] at ``sample_rate`` Hz.
+        vertices: ``(T, V, 3)`` float32 vertex positions at ``fps`` (metres for VOCASET).
+        template: ``(V, 3)`` float32 neutral face of the subject.
+        speaker: index into ``spec.speakers`` or ``-1``.
+        name: sequence name.
+        subject: subject name.
+    """
+
+    audio: Tensor
+    vertices: Tensor
+    template: Tensor
+    speaker: int
+    name: str
+    subject: str
+
+
+@dataclass
+class VideoSample:
+    """One audio → video clip window (before collation into a :class:`VideoBatch`).
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` uint8 RGB as decoded, or ``(T, 3, H, W)`` float32 in [0, 1].
+        source: ``(H, W, 3)`` uint8 or ``(3, H, W)`` float32, the source portrait.
+        audio: ``(S,)`` float32 mono waveform aligned with the first frame.
+        audio_mask: ``(S,)`` bool, ``True`` on real samples.
+        speaker: index into ``spec.speakers`` or ``-1``.
+        name: clip (window) name; subject: identity name.
+        landmarks: optional ``(T, 68, 2)`` float32 iBUG-68 pixels of ``frames``.
+        source_landmarks: optional ``(68, 2)`` float32 pixels of ``source``.
+    """
+
+    frames: Tensor
+    source: Tensor
+    audio: Tensor
+    audio_mask: Tensor
+    speaker: int
+    name: str
+    subject: str
+    landmarks: Tensor | None = None
+    source_landmarks: Tensor | None = None
+
+
+@dataclass
+class ReenactmentSample:
+    """One reenactment sample (before collation into a :class:`ReenactmentBatch`).
+
+    Attributes:
+        source: ``(H, W, 3)`` uint8 or ``(3, H, W)`` float32, the identity to animate.
+        frames: ``(T, H, W, 3)`` uint8 or ``(T, 3, H, W)`` float32, the driving frames.
+        name: sample name; subject: identity of the source.
+        landmarks: optional ``(T, 68, 2)`` float32 pixels of the driving frames.
+        source_landmarks: optional ``(68, 2)`` float32 pixels of ``source``.
+        speaker: index into ``spec.speakers`` or ``-1`` (not batched; kept for symmetry).
+    """
+
+    source: Tensor
+    frames: Tensor
+    name: str
+    subject: str
+    landmarks: Tensor | None = None
+    source_landmarks: Tensor | None = None
+    speaker: int = -1
+
+
+def _check_samples(samples: Sequence[object], who: str) -> None:
+    if not samples:
+        raise DataError(f"{who}: got an empty list of samples")
+
+
+def _pad_landmarks(samples: Sequence[VideoSample | ReenactmentSample], width: int) -> tuple[Tensor | None, Tensor | None]:
+    """Padded ``(B, T, 68, 2)`` and stacked ``(B, 68, 2)`` landmarks when every sample has both, else ``None``s."""
+    if any(s.landmarks is None or s.source_landmarks is None for s in samples):
+        return None, None
+    lms, _ = pad_sequences([s.landmarks.float() for s in samples], width)  # type: ignore[union-attr]
+    return lms, torch.stack([s.source_landmarks.float() for s in samples])  # type: ignore[union-attr]
+
+
+def collate_mesh_batch(samples: Sequence[MeshSample]) -> MeshBatch:
+    """Right-pad a list of :class:`MeshSample` into a :class:`MeshBatch`.
+
+    Args:
+        samples: ``B >= 1`` samples with equal ``V``.
+
+    Returns:
+        A batch with ``audio (B, S_max)`` float32 and ``audio_mask (B, S_max)`` bool,
+        ``vertices (B, T_max, V, 3)`` float32 zero-padded and ``frame_mask (B, T_max)`` bool,
+        ``template (B, V, 3)`` float32, ``speaker (B,)`` int64, ``names``/``subjects`` lists.
+
+    Raises:
+        DataError: an empty list, or samples with different vertex counts.
+    """
+    _check_samples(samples, "collate_mesh_batch")
+    vcounts = {s.vertices.shape[1] for s in samples}
+    if len(vcounts) != 1:
+        raise DataError(
+            f"collate_mesh_batch: samples have different vertex counts {sorted(vcounts)} "
+            f"({[s.name for s in samples]}); expected one topology per batch"
+        )
+    audio, audio_mask = pad_sequences([s.audio.float() for s in samples])
+    vertices, frame_mask = pad_sequences([s.vertices.float() for s in samples])
+    return MeshBatch(
+        audio=audio,
+        audio_mask=audio_mask,
+        vertices=vertices,
+        frame_mask=frame_mask,
+        template=torch.stack([s.template.float() for s in samples]),
+        speaker=torch.tensor([s.speaker for s in samples], dtype=torch.long),
+        names=[s.name for s in samples],
+        subjects=[s.subject for s in samples],
+    )
+
+
+def collate_video_batch(samples: Sequence[VideoSample]) -> VideoBatch:
+    """Right-pad audio → video samples into a :class:`VideoBatch`.
+
+    Returns:
+        ``audio (B, S)`` float32 / ``audio_mask (B, S)`` bool (each sample's own mask, padded with
+        ``False``), ``frames (B, T, 3, H, W)`` float32 in [0, 1] / ``frame_mask (B, T)``,
+        ``source (B, 3, H, W)``, ``speaker (B,)`` int64, ``landmarks (B, T, 68, 2)`` and
+        ``source_landmarks (B, 68, 2)`` float32 pixels when every sample has them (else None),
+        ``names``, ``subjects``.
+
+    Raises:
+        DataError: an empty list, or frames of different sizes.
+    """
+    _check_samples(samples, "collate_video_batch")
+    frames, frame_mask = pad_sequences([frames_to_float(s.frames) for s in samples])
+    audio, _ = pad_sequences([s.audio.float() for s in samples])
+    audio_mask, _ = pad_sequences([s.audio_mask.bool() for s in samples])
+    lms, src_lms = _pad_landmarks(samples, frames.shape[1])
+    return VideoBatch(
+        audio=audio,
+        audio_mask=audio_mask,
+        frames=frames,
+        frame_mask=frame_mask,
+        source=torch.stack([frames_to_float(s.source) for s in samples]),
+        speaker=torch.tensor([s.speaker for s in samples], dtype=torch.long),
+        names=[s.name for s in samples],
+        subjects=[s.subject for s in samples],
+        landmarks=lms,
+        source_landmarks=src_lms,
+    )
+
+
+def collate_reenactment_batch(samples: Sequence[ReenactmentSample]) -> ReenactmentBatch:
+    """Right-pad reenactment samples into a :class:`ReenactmentBatch`.
+
+    Returns:
+        ``source (B, 3, H, W)`` float32 in [0, 1], ``driving (B, T, 3, H, W)`` / ``frame_mask
+        (B, T)``, ``driving_landmarks (B, T, 68, 2)`` / ``source_landmarks (B, 68, 2)`` when every
+        sample has them (else None), ``names``, ``subjects`` (source identities).
+
+    Raises:
+        DataError: an empty list, or frames of different sizes.
+    """
+    _check_samples(samples, "collate_reenactment_batch")
+    driving, mask = pad_sequences([frames_to_float(s.frames) for s in samples])
+    lms, src_lms = _pad_landmarks(samples, driving.shape[1])
+    return ReenactmentBatch(
+        source=torch.stack([frames_to_float(s.source) for s in samples]),
+        driving=driving,
+        frame_mask=mask,
+        names=[s.name for s in samples],
+        subjects=[s.subject for s in samples],
+        driving_landmarks=lms,
+        source_landmarks=src_lms,
+    )
+
+
+#: The collate of each batch type (``BATCH_COLLATE[VideoBatch](samples)``).
+BATCH_COLLATE = {MeshBatch: collate_mesh_batch, VideoBatch: collate_video_batch, ReenactmentBatch: collate_reenactment_batch}

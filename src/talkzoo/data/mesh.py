@@ -104,10 +104,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from talkzoo.data.base import TalkzooDataModule
-from talkzoo.data.batch import MeshBatch, lengths_to_mask
-from talkzoo.data.spec import FAMILY_MESH, MeshDataSpec
+from talkzoo.data.base import SPLITS, TalkzooDataModule
+from talkzoo.data.batch import MeshBatch, MeshSample, collate_mesh_batch
+from talkzoo.data.presets import get_preset, presets
+from talkzoo.data.presets.mesh.base import MeshPreset
+from talkzoo.data.presets.mesh.biwi import BIWI_TEST_B, BIWI_TRAIN
+from talkzoo.data.presets.mesh.vocaset import VOCASET_TEST, VOCASET_TRAIN, VOCASET_VAL
 from talkzoo.errors import ConfigError, DataError
+from talkzoo.data.spec import FAMILY_MESH, MeshDataSpec
 
 __all__ = [
     "MESH_PRESETS",
@@ -123,129 +127,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-
 
 # --------------------------------------------------------------------------------------------
-# presets
+# presets (one module each under talkzoo/data/presets/mesh/; re-exported for compatibility)
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MeshPreset:
-    """The official protocol of one dataset in the shared layout.
-
-    Attributes:
-        name: preset id (``vocaset``, ``biwi``, ``multiface``, ``demo``, ``custom``).
-        source_fps: frame rate of the vertex files, frames per second (``None``: from elsewhere).
-        fps: frame rate served in batches, frames per second.
-        num_vertices: the topology's nominal vertex count (informative; ``V`` is always read from
-            ``templates.pkl``).
-        subjects: per split (``train``/``val``/``test``), the subject names, or ``None`` where
-            the user must supply them.
-        sentences: per split, the sentence numbers (``None`` = every sentence found).
-        units: unit of the vertex coordinates (documentation).
-        source: where the split comes from.
-        get_data: how to obtain and prepare the data (used in "root missing" messages).
-    """
-
-    name: str
-    source_fps: float | None
-    fps: float | None
-    num_vertices: int | None
-    subjects: dict[str, tuple[str, ...] | None]
-    sentences: dict[str, tuple[int, ...] | None]
-    units: str = "metres"
-    source: str = ""
-    get_data: str = ""
+def mesh_presets() -> dict[str, MeshPreset]:
+    """``{name: preset}`` of every registered 3D preset (:mod:`talkzoo.data.presets`)."""
+    return {p.name: p for p in presets("mesh")}  # type: ignore[misc]
 
 
-VOCASET_TRAIN = (
-    "FaceTalk_170728_03272_TA",
-    "FaceTalk_170904_00128_TA",
-    "FaceTalk_170725_00137_TA",
-    "FaceTalk_170915_00223_TA",
-    "FaceTalk_170811_03274_TA",
-    "FaceTalk_170913_03279_TA",
-    "FaceTalk_170904_03276_TA",
-    "FaceTalk_170912_03278_TA",
-)
-VOCASET_VAL = ("FaceTalk_170811_03275_TA", "FaceTalk_170908_03277_TA")
-VOCASET_TEST = ("FaceTalk_170809_00138_TA", "FaceTalk_170731_00024_TA")
-BIWI_TRAIN = ("F2", "F3", "F4", "M3", "M4", "M5")
-BIWI_TEST_B = ("F1", "F5", "F6", "F7", "F8", "M1", "M2", "M6")
-
-
-def _r(a: int, b: int) -> tuple[int, ...]:
-    return tuple(range(a, b + 1))
-
-
-MESH_PRESETS: dict[str, MeshPreset] = {
-    "vocaset": MeshPreset(
-        name="vocaset",
-        source_fps=60.0,
-        fps=30.0,
-        num_vertices=5023,
-        subjects={"train": VOCASET_TRAIN, "val": VOCASET_VAL, "test": VOCASET_TEST},
-        sentences={"train": _r(1, 40), "val": _r(21, 40), "test": _r(21, 40)},
-        units="metres",
-        source="FaceFormer (Fan et al., CVPR 2022) README and data_loader.py, following VOCA "
-        "(Cudeiro et al., CVPR 2019) config_parser.py",
-        get_data="request VOCASET at https://voca.is.tue.mpg.de (licence-gated; files "
-        "data_verts.npy, raw_audio_fixed.pkl, subj_seq_to_idx.pkl, templates.pkl), then run "
-        "`talkzoo data prepare vocaset --src DIR --out ROOT`",
-    ),
-    "biwi": MeshPreset(
-        name="biwi",
-        source_fps=25.0,
-        fps=25.0,
-        num_vertices=23370,
-        subjects={"train": BIWI_TRAIN, "val": BIWI_TRAIN, "test": BIWI_TRAIN},
-        sentences={"train": _r(1, 32), "val": _r(33, 36), "test": _r(37, 40)},
-        units="BIWI coordinates (as CodeTalker's preprocessing writes them)",
-        source="FaceFormer README/data_loader.py and CodeTalker config/BIWI/stage2.yaml "
-        "(Test-A: seen subjects; Test-B: F1 F5 F6 F7 F8 M1 M2 M6)",
-        get_data="request the ETH BIWI 3D Audiovisual Corpus (B3D(AC)^2) at "
-        "https://data.vision.ee.ethz.ch/cvl/datasets/b3dac2.en.html (research licence) and "
-        "convert it as FaceFormer/CodeTalker do (CodeTalker BIWI/README.md: vertices_npy/F2_e01.npy "
-        "of shape (T, 70110), wav/F2_e01.wav, templates.pkl)",
-    ),
-    "multiface": MeshPreset(
-        name="multiface",
-        source_fps=30.0,
-        fps=30.0,
-        num_vertices=6172,
-        subjects={"train": None, "val": None, "test": None},
-        sentences={"train": _r(1, 40), "val": _r(41, 45), "test": _r(46, 50)},
-        units="FaceDiffuser's min-max normalised coordinates ([-1, 1])",
-        source="FaceDiffuser (Stan et al., MIG 2023) data_loader.py; 'Wild West' benchmark "
-        "(galib360/face-benchmark-project) Multiface configs",
-        get_data="download Multiface (https://github.com/facebookresearch/multiface; mesh and "
-        "audio only) and convert it as FaceDiffuser's data/multiface/{convert_topology,preprocess}.py "
-        "do (vertices_npy/<subject>_<NN>.npy, wav/<subject>_<NN>.wav, templates.pkl)",
-    ),
-    "demo": MeshPreset(
-        name="demo",
-        source_fps=None,
-        fps=None,
-        num_vertices=None,
-        subjects={"train": None, "val": None, "test": None},
-        sentences={"train": None, "val": None, "test": None},
-        units="metres",
-        source="root/split.json written by the talkzoo demo corpus generator",
-        get_data="generate the demo corpus with `talkzoo data demo --out ROOT`",
-    ),
-    "custom": MeshPreset(
-        name="custom",
-        source_fps=None,
-        fps=None,
-        num_vertices=None,
-        subjects={"train": None, "val": None, "test": None},
-        sentences={"train": None, "val": None, "test": None},
-        units="as stored",
-        source="user-supplied subject and sentence lists",
-        get_data="put your data in the FaceFormer layout (wav/<subject>_<seq>.wav, "
-        "vertices_npy/<subject>_<seq>.npy of shape (frames, 3V), templates.pkl)",
-    ),
-}
+#: Every 3D preset by name (compatibility view of the registry).
+MESH_PRESETS: dict[str, MeshPreset] = mesh_presets()
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,7 +187,7 @@ def read_templates(path: str | Path) -> dict[str, np.ndarray]:
             malicious file is refused before anything in it runs), or an entry that is not a
             ``(V, 3)`` / ``(3V,)`` numeric array. The message names the file.
     """
-    from talkzoo.metrics.regions import safe_load_pickle
+    from talkzoo.fileio import safe_load_pickle
 
     path = Path(path)
     if not path.is_file():
@@ -402,27 +294,6 @@ class SequenceRecord:
     speaker: int
 
 
-@dataclass
-class MeshSample:
-    """One sequence as returned by :class:`MeshSequenceDataset` (before collation).
-
-    Attributes:
-        audio: ``(S,)`` float32 mono waveform in [-1, 1] at ``sample_rate`` Hz.
-        vertices: ``(T, V, 3)`` float32 vertex positions at ``fps`` (metres for VOCASET).
-        template: ``(V, 3)`` float32 neutral face of the subject.
-        speaker: index into ``spec.speakers`` or ``-1``.
-        name: sequence name.
-        subject: subject name.
-    """
-
-    audio: Tensor
-    vertices: Tensor
-    template: Tensor
-    speaker: int
-    name: str
-    subject: str
-
-
 class MeshSequenceDataset(Dataset):
     """Lazily read speech/mesh pairs of one split (memory-mapped vertex files).
 
@@ -501,49 +372,6 @@ class MeshSequenceDataset(Dataset):
             name=rec.name,
             subject=rec.subject,
         )
-
-
-def collate_mesh_batch(samples: Sequence[MeshSample]) -> MeshBatch:
-    """Right-pad a list of :class:`MeshSample` into a :class:`~talkzoo.data.batch.MeshBatch`.
-
-    Args:
-        samples: ``B >= 1`` samples with equal ``V``.
-
-    Returns:
-        A batch with ``audio (B, S_max)`` float32 and ``audio_mask (B, S_max)`` bool,
-        ``vertices (B, T_max, V, 3)`` float32 zero-padded and ``frame_mask (B, T_max)`` bool,
-        ``template (B, V, 3)`` float32, ``speaker (B,)`` int64, ``names``/``subjects`` lists.
-
-    Raises:
-        DataError: an empty list, or samples with different vertex counts.
-    """
-    if not samples:
-        raise DataError("collate_mesh_batch: got an empty list of samples")
-    vcounts = {s.vertices.shape[1] for s in samples}
-    if len(vcounts) != 1:
-        raise DataError(
-            f"collate_mesh_batch: samples have different vertex counts {sorted(vcounts)} "
-            f"({[s.name for s in samples]}); expected one topology per batch"
-        )
-    bsz = len(samples)
-    num_vertices = vcounts.pop()
-    a_len = torch.tensor([s.audio.shape[0] for s in samples], dtype=torch.long)
-    t_len = torch.tensor([s.vertices.shape[0] for s in samples], dtype=torch.long)
-    audio = torch.zeros(bsz, int(a_len.max()), dtype=torch.float32)
-    vertices = torch.zeros(bsz, int(t_len.max()), num_vertices, 3, dtype=torch.float32)
-    for b, s in enumerate(samples):
-        audio[b, : s.audio.shape[0]] = s.audio
-        vertices[b, : s.vertices.shape[0]] = s.vertices
-    return MeshBatch(
-        audio=audio,
-        audio_mask=lengths_to_mask(a_len, audio.shape[1]),
-        vertices=vertices,
-        frame_mask=lengths_to_mask(t_len, vertices.shape[1]),
-        template=torch.stack([s.template for s in samples]),
-        speaker=torch.tensor([s.speaker for s in samples], dtype=torch.long),
-        names=[s.name for s in samples],
-        subjects=[s.subject for s in samples],
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -643,12 +471,9 @@ class MeshSequenceDataModule(TalkzooDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if preset not in MESH_PRESETS:
-            raise ConfigError(f"preset '{preset}' is unknown; expected one of {sorted(MESH_PRESETS)}")
+        preset_obj: MeshPreset = get_preset("mesh", preset)  # type: ignore[assignment]
         if test_set not in ("A", "B"):
             raise ConfigError(f"test_set '{test_set}' is unknown; expected 'A' or 'B' (BIWI Test-A/Test-B)")
-        if test_set != "A" and preset != "biwi":
-            raise ConfigError(f"test_set='{test_set}' only applies to preset 'biwi', not '{preset}'")
         if predict_split not in SPLITS:
             raise ConfigError(f"predict_split '{predict_split}' is unknown; expected one of {list(SPLITS)}")
         for label, value in (("sample_rate", sample_rate), ("batch_size", batch_size)):
@@ -660,7 +485,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
         if num_workers < 0:
             raise ConfigError(f"num_workers must be >= 0, got {num_workers}")
         self.root = Path(root).expanduser()
-        self.preset = MESH_PRESETS[preset]
+        self.preset = preset_obj
         self.overrides_subjects = {"train": train_subjects, "val": val_subjects, "test": test_subjects}
         self.overrides_sentences = {"train": train_sentences, "val": val_sentences, "test": test_sentences}
         self.source_fps_arg = source_fps
@@ -687,23 +512,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
         self._resolved: _Resolved | None = None
         self._templates: dict[str, np.ndarray] | None = None
         self._spec: MeshDataSpec | None = None
-        self.datasets: dict[str, MeshSequenceDataset] = {}
-        if preset in ("multiface", "custom"):
-            missing = [f"{s}_subjects" for s in SPLITS if self.overrides_subjects[s] is None]
-            if missing:
-                why = (
-                    "Multiface subject ids are not published in a reproducible form (FaceDiffuser and "
-                    "the 'Wild West' benchmark number subjects by directory order; the benchmark "
-                    "trains on 2 3 6 7 9 10 11 12 13 and tests on those plus 1 4 5 8)"
-                    if preset == "multiface"
-                    else "the custom preset has no built-in split"
-                )
-                raise ConfigError(
-                    f"preset '{preset}' needs {', '.join(missing)}: {why}; pass the subject names "
-                    "(file-name prefixes in root/vertices_npy) for train, val and test"
-                )
-        if preset == "custom" and fps is None and source_fps is None:
-            raise ConfigError("preset 'custom' needs fps (and source_fps if the files are stored at another rate)")
+        self.preset.check_args(self)
 
     # ------------------------------------------------------------------ configuration
     def _missing_root_message(self) -> str:
@@ -719,48 +528,11 @@ class MeshSequenceDataModule(TalkzooDataModule):
         if not (self.root / "templates.pkl").is_file():
             raise DataError(self._missing_root_message() + f" [missing: {self.root / 'templates.pkl'}]")
 
-    def _read_split_json(self) -> dict[str, Any]:
-        path = self.root / "split.json"
-        if not path.is_file():
-            raise DataError(f"{path}: not found; the demo preset reads its split from it ({self.preset.get_data})")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path}: not readable JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise DataError(f"{path}: expected a JSON object with train/val/test entries")
-        return data
-
     def _resolve(self) -> _Resolved:
-        """Merge preset, split.json (demo) and constructor overrides."""
+        """Merge the preset's split (:meth:`MeshPreset.resolve`) and the constructor overrides."""
         if self._resolved is not None:
             return self._resolved
-        preset = self.preset
-        subjects: dict[str, tuple[str, ...] | None] = dict(preset.subjects)
-        sentences: dict[str, tuple[int, ...] | None] = dict(preset.sentences)
-        source_fps, fps = preset.source_fps, preset.fps
-        if preset.name == "biwi" and self.test_set == "B":
-            subjects["test"] = BIWI_TEST_B
-        if preset.name == "demo":
-            self._check_root()
-            data = self._read_split_json()
-            src = self.root / "split.json"
-            for split in SPLITS:
-                subjects[split], sentences[split] = _split_entry(data, split, src)
-            if self.demo_protocol == "sentences":
-                table = data.get("heldout_sentences")
-                if not isinstance(table, dict) or not table.get("subjects"):
-                    raise DataError(f"{src}: has no 'heldout_sentences' protocol (subjects and sentence lists)")
-                for split in SPLITS:
-                    subjects[split] = tuple(str(x) for x in table["subjects"])
-                    sentences[split] = tuple(int(x) for x in table[split])
-            # the demo corpus stores motion at its build fps (default 30; split.json may name it)
-            source_fps = data.get("source_fps", data.get("fps", 30.0))
-            fps = data.get("fps", source_fps)
-            try:
-                source_fps, fps = float(source_fps), float(fps)
-            except (TypeError, ValueError):
-                raise DataError(f"{src}: 'fps'/'source_fps' must be numbers") from None
+        subjects, sentences, source_fps, fps = self.preset.resolve(self)
         for split in SPLITS:
             if self.overrides_subjects[split] is not None:
                 subjects[split] = tuple(str(s) for s in self.overrides_subjects[split])  # type: ignore[union-attr]
@@ -797,16 +569,9 @@ class MeshSequenceDataModule(TalkzooDataModule):
 
     def _region_paths(self) -> dict[str, str | None]:
         out = dict(self.region_args)
-        if self.preset.name == "demo":
-            defaults = {
-                "lip_region": self.root / "regions" / "lip.txt",
-                "upper_face_region": self.root / "regions" / "upper_face.txt",
-                "face_region": self.root / "regions" / "face.txt",
-                "faces_file": self.root / "faces.npy",
-            }
-            for key, path in defaults.items():
-                if out[key] is None and (key != "face_region" or path.is_file()):
-                    out[key] = str(path)
+        for key, path in self.preset.region_defaults(self.root).items():
+            if out[key] is None and (key != "face_region" or path.is_file()):  # face.txt is optional
+                out[key] = str(path)
         for key, value in out.items():
             if value is None:
                 continue
@@ -837,7 +602,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
             tpl_path = self.root / "templates.pkl"
             if not res.subjects["train"]:
                 raise DataError(
-                    f"{self.root / 'split.json' if self.preset.name == 'demo' else self.root}: no training "
+                    f"{self.preset.split_file(self.root) or self.root}: no training "
                     "subjects; pass train_subjects"
                 )
             for s in res.subjects["train"]:
@@ -858,7 +623,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
                 )
             regions = self._region_paths()
             self._spec = MeshDataSpec(
-                dataset=self.preset.name,
+                dataset=self.preset.dataset_name(self.root),
                 sample_rate=self.sample_rate,
                 fps=res.fps,
                 speakers=tuple(res.subjects["train"]),
@@ -894,7 +659,8 @@ class MeshSequenceDataModule(TalkzooDataModule):
         templates = self.templates()
         subjects = res.subjects[split]
         if not subjects:
-            where = f"{self.root / 'split.json'} lists" if self.preset.name == "demo" else "there are"
+            split_file = self.preset.split_file(self.root)
+            where = f"{split_file} lists" if split_file is not None else "there are"
             raise DataError(
                 f"{where} no {split} subjects for preset '{self.preset.name}'; pass {split}_subjects "
                 "(a demo corpus needs >= 3 speakers to have val and test subjects)"
@@ -990,95 +756,33 @@ class MeshSequenceDataModule(TalkzooDataModule):
         return found
 
     # ------------------------------------------------------------------ Lightning hooks
-    def setup(self, stage: str | None = None) -> None:
-        """Discover and check the splits needed by ``stage`` (headers only; errors before training).
-
-        ``fit`` → train + val, ``validate`` → val, ``test`` → test, ``predict`` →
-        ``predict_split``, ``None`` → all three.
-        """
-        needed = {
-            "fit": ("train", "val"),
-            "validate": ("val",),
-            "test": ("test",),
-            "predict": (self.predict_split,),
-            None: SPLITS,
-        }.get(stage, SPLITS)
+    def build_dataset(self, split: str) -> MeshSequenceDataset:
+        """Discover and check ``split`` (headers only; errors before training) and wrap it in a dataset
+        (training crops of ``max_seconds`` on the train split)."""
         res = self._resolve()
-        for split in needed:
-            if split in self.datasets:
-                continue
-            self.datasets[split] = MeshSequenceDataset(
-                self.records(split),
-                self.templates(),
-                source_fps=res.source_fps,
-                fps=res.fps,
-                sample_rate=self.sample_rate,
-                max_seconds=self.max_seconds if split == "train" else None,
-            )
+        return MeshSequenceDataset(
+            self.records(split),
+            self.templates(),
+            source_fps=res.source_fps,
+            fps=res.fps,
+            sample_rate=self.sample_rate,
+            max_seconds=self.max_seconds if split == "train" else None,
+        )
 
-    def _loader(self, split: str, *, shuffle: bool, crop: bool = True) -> DataLoader:
-        if split not in self.datasets:
-            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
-        dataset = self.datasets[split]
-        if not crop and dataset.max_seconds is not None:
+    def dataset_for(self, split: str, stage: str) -> MeshSequenceDataset:
+        """The split's dataset; ``predict`` always reads whole sequences (no training crop)."""
+        dataset: MeshSequenceDataset = super().dataset_for(split, stage)  # type: ignore[assignment]
+        if stage == "predict" and dataset.max_seconds is not None:
             res = self._resolve()
             dataset = MeshSequenceDataset(
                 dataset.records, dataset.templates, source_fps=res.source_fps, fps=res.fps,
                 sample_rate=self.sample_rate, max_seconds=None,
             )
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=collate_mesh_batch,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            generator=generator,
-        )
+        return dataset
 
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled training batches (random ``max_seconds`` crops when set)."""
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Validation batches of whole sequences, in name order."""
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        """Test batches of whole sequences, in name order."""
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        """Batches of whole sequences of ``predict_split``, in name order."""
-        return self._loader(self.predict_split, shuffle=False, crop=False)
-
-
-def _split_entry(data: dict[str, Any], split: str, src: Path) -> tuple[tuple[str, ...], tuple[int, ...] | None]:
-    """Read one split of ``split.json``.
-
-    The demo corpus writes (:func:`talkzoo.data.demo3d.corpus.demo_split`)
-    ``{"train": [subject, ...], "val": [...], "test": [...], "sentences": {"train": [int, ...],
-    "val": [...], "test": [...]}, "heldout_sentences": {...}}``; the subject lists and the
-    ``"sentences"`` protocol (VOCASET-like: held-out speakers) are used. Also accepted:
-    ``{"train": {"subjects": [...], "sentences": [...]}, ...}``. Missing sentences = all; an
-    empty subject list is allowed here and reported when that split is set up.
-    """
-    entry = data.get(split, [])
-    if isinstance(entry, dict):
-        subjects, sentences = entry.get("subjects", []), entry.get("sentences")
-    else:
-        subjects = entry
-        table = data.get("sentences")
-        sentences = table.get(split) if isinstance(table, dict) else None
-    if not isinstance(subjects, list) or not all(isinstance(s, str) for s in subjects):
-        raise DataError(f"{src}: expected a list of subject names for the {split} split (\"{split}\": [...])")
-    if sentences is not None and (
-        not isinstance(sentences, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in sentences)
-    ):
-        raise DataError(f"{src}: the {split} sentences must be a list of integers")
-    return tuple(subjects), (tuple(sentences) if sentences is not None else None)
+    def collate(self, samples: list[MeshSample]) -> MeshBatch:
+        """:func:`~talkzoo.data.batch.collate_mesh_batch`."""
+        return collate_mesh_batch(samples)
 
 
 def _ranges(values: Iterable[int]) -> str:

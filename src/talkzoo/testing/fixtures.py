@@ -22,12 +22,13 @@ Units: vertex coordinates in metres (a head about 0.2 m wide), fps and Hz as sta
 
 from __future__ import annotations
 
-import json
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from talkzoo.data.presets import get_preset, presets
 
 __all__ = [
     "BIWI_SUBJECTS",
@@ -41,37 +42,29 @@ __all__ = [
 ]
 
 #: The 12 VOCASET subjects in FaceFormer's train (8), val (2), test (2) order.
-VOCASET_SUBJECTS: tuple[str, ...] = (
-    "FaceTalk_170728_03272_TA",
-    "FaceTalk_170904_00128_TA",
-    "FaceTalk_170725_00137_TA",
-    "FaceTalk_170915_00223_TA",
-    "FaceTalk_170811_03274_TA",
-    "FaceTalk_170913_03279_TA",
-    "FaceTalk_170904_03276_TA",
-    "FaceTalk_170912_03278_TA",
-    "FaceTalk_170811_03275_TA",
-    "FaceTalk_170908_03277_TA",
-    "FaceTalk_170809_00138_TA",
-    "FaceTalk_170731_00024_TA",
-)
+VOCASET_SUBJECTS: tuple[str, ...] = get_preset("mesh", "vocaset").fixture_subjects  # type: ignore[attr-defined]
 #: The 14 BIWI subjects (F1-F8, M1-M6).
-BIWI_SUBJECTS: tuple[str, ...] = tuple(f"F{i}" for i in range(1, 9)) + tuple(f"M{i}" for i in range(1, 7))
+BIWI_SUBJECTS: tuple[str, ...] = get_preset("mesh", "biwi").fixture_subjects  # type: ignore[attr-defined]
 #: Multiface subjects as FaceDiffuser / the "Wild West" benchmark name them (1-13).
-MULTIFACE_SUBJECTS: tuple[str, ...] = tuple(str(i) for i in range(1, 14))
+MULTIFACE_SUBJECTS: tuple[str, ...] = get_preset("mesh", "multiface").fixture_subjects  # type: ignore[attr-defined]
+
+
+def _layout_defaults() -> dict[str, dict]:
+    """Per 3D preset: fixture subjects, sentences (covering train/val/test), source fps, sequence token
+    (each preset module declares its own; see :class:`talkzoo.data.presets.mesh.base.MeshPreset`)."""
+    return {
+        p.name: {
+            "subjects": p.fixture_subjects,  # type: ignore[attr-defined]
+            "sentences": p.fixture_sentences,  # type: ignore[attr-defined]
+            "source_fps": p.fixture_source_fps,  # type: ignore[attr-defined]
+            "token": p.fixture_token,  # type: ignore[attr-defined]
+        }
+        for p in presets("mesh")
+    }
+
 
 #: Per layout: subjects, default sentences (covering train/val/test), source fps, sequence token.
-LAYOUT_DEFAULTS: dict[str, dict] = {
-    "vocaset": {"subjects": VOCASET_SUBJECTS, "sentences": (1, 21), "source_fps": 60.0, "token": "sentence{:02d}"},
-    "biwi": {"subjects": BIWI_SUBJECTS, "sentences": (1, 33, 37), "source_fps": 25.0, "token": "e{:02d}"},
-    "multiface": {"subjects": MULTIFACE_SUBJECTS, "sentences": (1, 41, 46), "source_fps": 30.0, "token": "{:02d}"},
-    "demo": {
-        "subjects": ("DemoVoice_f1", "DemoVoice_m1", "DemoVoice_f2", "DemoVoice_m2"),
-        "sentences": (1, 2, 3),
-        "source_fps": 30.0,
-        "token": "sentence{:02d}",
-    },
-}
+LAYOUT_DEFAULTS: dict[str, dict] = _layout_defaults()
 
 
 def sine_tone(seconds: float, sample_rate: int, freq: float = 220.0, amplitude: float = 0.3) -> np.ndarray:
@@ -165,11 +158,15 @@ def write_mesh_layout(
     * ``multiface``: subjects ``1``-``13``, ``01``/``41``/``46``, 30 fps;
     * ``demo``: four ``DemoVoice_*`` subjects, sentences 1-3, 30 fps, with region files and a
       ``split.json`` in the demo corpus' structure (last subject test, the one before val, the
-      rest train; train sentences all, val/test the second half).
+      rest train; train sentences all, val/test the second half);
+    * ``custom``: subjects ``alice``, ``bob``, ``carol``, ``take01``/``take02``, 30 fps;
+    * any other registered 3D preset: its ``fixture_*`` attributes (each preset module owns its
+      names; a preset with default region files gets them written).
 
     Args:
         directory: folder to create (may exist).
-        preset: ``"vocaset"`` | ``"biwi"`` | ``"multiface"`` | ``"demo"``.
+        preset: a registered 3D preset name (``"vocaset"``, ``"biwi"``, ``"multiface"``, ``"demo"``,
+            ``"custom"``).
         num_vertices: vertex count V (small by default; 5023 gives VOCASET's real size).
         subjects: subjects to write (default: all of the preset's, see above).
         sentences: sentence numbers to write per subject (default: one per split).
@@ -187,9 +184,10 @@ def write_mesh_layout(
     Raises:
         ValueError: unknown ``preset``.
     """
-    if preset not in LAYOUT_DEFAULTS:
-        raise ValueError(f"unknown layout preset '{preset}'; expected one of {sorted(LAYOUT_DEFAULTS)}")
-    cfg = LAYOUT_DEFAULTS[preset]
+    defaults = _layout_defaults()
+    if preset not in defaults:
+        raise ValueError(f"unknown layout preset '{preset}'; expected one of {sorted(defaults)}")
+    cfg = defaults[preset]
     root = Path(directory)
     subjects = tuple(subjects) if subjects is not None else cfg["subjects"]
     sentences = tuple(sentences) if sentences is not None else cfg["sentences"]
@@ -212,22 +210,10 @@ def write_mesh_layout(
             k += 1
     with open(root / "templates.pkl", "wb") as fh:
         pickle.dump(templates, fh, protocol=2)
-    if regions or preset == "demo":
+    preset_obj = get_preset("mesh", preset)
+    if regions or preset_obj.region_defaults(root):  # type: ignore[attr-defined]
         _regions(root, templates[subjects[0]])
-    if preset == "demo":
-        subs = list(subjects)
-        # the structure talkzoo.data.demo3d writes (demo_split): last speaker test, the one before
-        # val, the rest train; VOCASET-like sentences (second half for val/test)
-        sents = sorted(sentences)
-        half = sents[len(sents) // 2 :]
-        split = {
-            "train": subs[:-2],
-            "val": subs[-2:-1],
-            "test": subs[-1:],
-            "sentences": {"train": sents, "val": half, "test": half},
-            "heldout_sentences": {"subjects": subs[:-2], "train": sents[:-2], "val": sents[-2:-1], "test": sents[-1:]},
-        }
-        (root / "split.json").write_text(json.dumps(split, indent=2))
+    preset_obj.finish_fixture(root, subjects, sentences)  # type: ignore[attr-defined]
     return root
 
 

@@ -1,0 +1,72 @@
+"""Multiface (Wuu et al., "Multiface: A Dataset for Neural Face Rendering", arXiv:2207.11243).
+
+Protocol: FaceDiffuser (Stan et al., MIG 2023; ``uuembodiedsocialai/FaceDiffuser``
+``data_loader.py``) and the "Wild West" benchmark (``galib360/face-benchmark-project``) split the
+50 Multiface sentences 1-40 / 41-45 / 46-50, at 30 fps, on FaceDiffuser's re-topologised mesh
+(``vertice_dim`` 18516 = 6172 vertices, coordinates min-max normalised to [-1, 1]). Subject ids
+are *not* published in a reproducible form (those preprocessors number the subjects by
+directory-listing order; the benchmark trains on ``2 3 6 7 9 10 11 12 13`` and tests on those
+plus ``1 4 5 8``), so this preset requires ``train_subjects``, ``val_subjects`` and
+``test_subjects``.
+
+Licence: CC BY-NC 4.0. No ``talkzoo data prepare`` step: the topology conversion is
+FaceDiffuser's ``data/multiface/{convert_topology,preprocess}.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from talkzoo.data.presets.base import register_preset
+from talkzoo.data.presets.mesh.base import SPLITS, MeshPreset, SplitTable, sentence_range
+from talkzoo.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from talkzoo.data.mesh import MeshSequenceDataModule
+
+
+@register_preset
+class Multiface(MeshPreset):
+    """Multiface with FaceDiffuser's sentence split; subject lists are required."""
+
+    name = "multiface"
+    title = "Multiface (Wuu et al., arXiv:2207.11243), FaceDiffuser's re-topologised mesh"
+    source = (
+        "FaceDiffuser (Stan et al., MIG 2023) data_loader.py; 'Wild West' benchmark "
+        "(galib360/face-benchmark-project) Multiface configs"
+    )
+    licence = "CC BY-NC 4.0"
+    url = "https://github.com/facebookresearch/multiface"
+    get_data = (
+        "download Multiface (https://github.com/facebookresearch/multiface; mesh and "
+        "audio only) and convert it as FaceDiffuser's data/multiface/{convert_topology,preprocess}.py "
+        "do (vertices_npy/<subject>_<NN>.npy, wav/<subject>_<NN>.wav, templates.pkl)"
+    )
+    source_fps = 30.0
+    fps = 30.0
+    num_vertices = 6172
+    sentences: ClassVar[SplitTable] = {
+        "train": sentence_range(1, 40), "val": sentence_range(41, 45), "test": sentence_range(46, 50),
+    }
+    units = "FaceDiffuser's min-max normalised coordinates ([-1, 1])"
+    fixture_subjects = tuple(str(i) for i in range(1, 14))
+    fixture_sentences = (1, 41, 46)
+    fixture_source_fps = 30.0
+    fixture_token = "{:02d}"
+
+    def check_args(self, dm: MeshSequenceDataModule) -> None:
+        """Refuse a missing subject list (the ids are not published reproducibly)."""
+        super().check_args(dm)
+        missing = [f"{s}_subjects" for s in SPLITS if dm.overrides_subjects[s] is None]
+        if missing:
+            raise ConfigError(
+                f"preset 'multiface' needs {', '.join(missing)}: Multiface subject ids are not published in a "
+                "reproducible form (FaceDiffuser and the 'Wild West' benchmark number subjects by directory "
+                "order; the benchmark trains on 2 3 6 7 9 10 11 12 13 and tests on those plus 1 4 5 8); pass the "
+                "subject names (file-name prefixes in root/vertices_npy) for train, val and test"
+            )
+
+    def fixture_datamodule_args(self) -> dict[str, Any]:
+        """The benchmark's training subjects for train/val; unseen ``1`` and seen ``2`` for test."""
+        train = ["2", "3", "6", "7", "9", "10", "11", "12", "13"]
+        return {"train_subjects": train, "val_subjects": train, "test_subjects": ["1", "2"]}
