@@ -39,7 +39,7 @@ VOCASET_FILES = ("data_verts.npy", "raw_audio_fixed.pkl", "subj_seq_to_idx.pkl",
 
 
 def _load_release_pickle(path: Path) -> dict:
-    from talkzoo.metrics.regions import safe_load_pickle
+    from talkzoo.fileio import safe_load_pickle
 
     obj = safe_load_pickle(path)
     if not isinstance(obj, dict):

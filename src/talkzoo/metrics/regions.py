@@ -1,4 +1,4 @@
-"""Vertex index sets (face regions) for the 3D mesh metrics, and the project's restricted unpickler.
+"""Vertex index sets (face regions) for the 3D mesh metrics (the restricted unpickler, :func:`safe_load_pickle`, lives in :mod:`talkzoo.fileio` and is re-exported here).
 
 A region is a set of vertex indices into a fixed mesh topology (FLAME's 5023 vertices for
 VOCASET, BIWI's 23370). Metrics such as LVE (lips) and FDD (upper face) are only comparable
@@ -54,8 +54,6 @@ Asia 2017); notes in ``specs/prior_art_talking_face.md`` §2-3.
 
 from __future__ import annotations
 
-import io
-import pickle
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +64,7 @@ import torch
 from torch import Tensor
 
 from talkzoo.errors import DataError
+from talkzoo.fileio import safe_load_pickle  # re-exported: the restricted unpickler lives in talkzoo.fileio
 
 __all__ = [
     "RegionLike",
@@ -76,88 +75,6 @@ __all__ = [
 
 #: What a metric accepts as a region: indices, a file path, ``"<path>#<key>"``, or None (all vertices).
 RegionLike = Tensor | Sequence[int] | np.ndarray | str | Path | None
-
-# (module, name) pairs the restricted unpickler may import. Plain dicts, lists, tuples, str,
-# bytes, ints, floats, bools and None need no import at all (they are pickle opcodes); these
-# are the globals a pickled numpy array, dtype or scalar refers to, in numpy 1.x and 2.x spelling,
-# plus ``_codecs.encode`` that Python 3 uses for bytes in protocol-2 pickles.
-_ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("_codecs", "encode"),
-        ("builtins", "dict"),
-        ("builtins", "list"),
-        ("builtins", "str"),
-        ("__builtin__", "dict"),  # Python 2 spelling, mapped by fix_imports
-        ("__builtin__", "list"),
-        ("__builtin__", "str"),
-    }
-)
-# numpy dtype classes (numpy.dtypes.Int64DType, ...) appear in some numpy>=1.25 pickles.
-_DTYPE_CLASS = re.compile(r"^[A-Za-z0-9]+DType$")
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose ``find_class`` admits only :data:`_ALLOWED_GLOBALS`."""
-
-    def __init__(self, file: io.BufferedIOBase, source: Path) -> None:
-        super().__init__(file, encoding="latin1")
-        self._source = source
-
-    def find_class(self, module: str, name: str) -> Any:  # noqa: D102 - see class docstring
-        allowed = (module, name) in _ALLOWED_GLOBALS or (
-            module in ("numpy.dtypes",) and _DTYPE_CLASS.match(name) is not None
-        )
-        if not allowed:
-            raise DataError(
-                f"{self._source}: refusing to unpickle forbidden global {module}.{name}; "
-                "talkzoo reads pickles that hold only dicts, lists, strings and numpy arrays"
-            )
-        return super().find_class(module, name)
-
-    def persistent_load(self, pid: Any) -> Any:  # noqa: D102
-        raise DataError(f"{self._source}: refusing a pickle with persistent ids ({pid!r})")
-
-
-def safe_load_pickle(path: str | Path) -> Any:
-    """Read a pickle that may hold only plain data: dicts, lists, tuples, str, numbers, numpy arrays.
-
-    This is talkzoo's one restricted unpickler; every module that reads a ``.pkl`` from the
-    field (``templates.pkl``, ``FLAME_masks.pkl``) goes through it. It never imports a class or
-    calls a function other than numpy's array/dtype/scalar reconstructors, so a malicious pickle
-    (one whose ``__reduce__`` names ``os.system``) is refused before anything runs. Python-2
-    pickles are read with ``encoding="latin1"`` as the FaceFormer/VOCASET files need.
-
-    Args:
-        path: the pickle file.
-
-    Returns:
-        The unpickled object (typically ``dict[str, np.ndarray]``).
-
-    Raises:
-        DataError: the file is missing or unreadable, is not a valid pickle, or refers to any
-            global outside the allowed numpy/builtin set (the message names the file and the
-            forbidden ``module.name``).
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read pickle file ({exc.strerror or exc})") from exc
-    try:
-        return _RestrictedUnpickler(io.BytesIO(raw), path).load()
-    except DataError:
-        raise
-    except Exception as exc:  # truncated/corrupt data raises many kinds of errors
-        raise DataError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
-
 
 def _split_key_spec(spec: str) -> tuple[str, list[str] | None]:
     """Split ``"<path>#<key>[+<key>...]"`` into the path and the keys (None without ``#``)."""
