@@ -188,7 +188,8 @@ class PretrainedSpeechEncoder(AudioEncoder):
     * ``True`` (FaceFormer, DualTalker appendix): the 50 Hz CNN features are linearly
       interpolated to ``num_frames`` *before* projection and the transformer, so self-attention
       runs at the mesh frame rate.
-    * ``False``: the full model runs at 50 Hz and its last hidden state is interpolated.
+    * ``False`` (OT-Talk §3.3 for HuBERT): the full model runs at 50 Hz and its last hidden
+      state is interpolated.
 
     Padding: with ``audio_mask``, each sequence's CNN features come only from its real samples
     (models whose CNN uses GroupNorm over time — ``feat_extract_norm="group"``, e.g.
@@ -210,7 +211,9 @@ class PretrainedSpeechEncoder(AudioEncoder):
         freeze: freeze the whole pretrained model (no parameter requires grad, the model stays in
             eval mode so dropout/SpecAugment are off, and it runs under ``no_grad``).
         interpolate_before_transformer: interpolate the CNN output to the mesh frame rate before
-            the transformer (``True``, FaceFormer/DualTalker) or the final output (``False``).
+            the transformer (``True``, FaceFormer/DualTalker; the default of
+            :class:`Wav2Vec2Encoder`) or the final output (``False``, OT-Talk's "linearly
+            interpolate the output"; the default of :class:`HubertEncoder`).
         normalize_audio: normalise each sequence to zero mean and unit variance over its real
             samples before the CNN, as ``Wav2Vec2FeatureExtractor(do_normalize=True)`` does for
             wav2vec2-base-960h and hubert-large-ls960-ft. Turn off only for checkpoints trained on
@@ -446,8 +449,15 @@ class HubertEncoder(PretrainedSpeechEncoder):
 
     Default checkpoint ``facebook/hubert-large-ls960-ft`` (1024 channels, 24 layers, LayerNorm
     CNN, audio normalised per utterance). Input ``(B, S)`` float32 at 16 kHz; output
-    ``(B, T, 1024)`` at the mesh frame rate by linear interpolation (before or after the
-    transformer). All arguments and errors: see :class:`PretrainedSpeechEncoder`.
+    ``(B, T, 1024)`` at the mesh frame rate by linear interpolation.
+
+    Interpolation order: unlike :class:`Wav2Vec2Encoder` (FaceFormer/DualTalker interpolate the
+    CNN features before the transformer), the default here is ``interpolate_before_transformer=
+    False``: the whole model runs at 50 Hz and its *output* is interpolated, OT-Talk §3.3 "use
+    the pre-trained Hubert model (Hubert Large), and linearly interpolate the output". The two
+    orders give different features (38–47 % relative difference on a tiny random HuBERT, 3 seeds,
+    ``plugins/ottalk/tests/test_fidelity_hubert.py``); ``True`` keeps the FaceFormer order.
+    All arguments and errors: see :class:`PretrainedSpeechEncoder`.
     """
 
     _model_class = "HubertModel"
@@ -458,7 +468,7 @@ class HubertEncoder(PretrainedSpeechEncoder):
         checkpoint: str = "facebook/hubert-large-ls960-ft",
         freeze_feature_extractor: bool = True,
         freeze: bool = False,
-        interpolate_before_transformer: bool = True,
+        interpolate_before_transformer: bool = False,
         normalize_audio: bool = True,
         config_overrides: dict[str, Any] | None = None,
         random_init: bool | None = None,
