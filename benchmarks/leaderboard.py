@@ -126,39 +126,15 @@ def build_datamodule(grid: dict[str, Any]):
 
 
 def build_metrics(spec) -> "Any":
-    """The leaderboard's one metric collection for a :class:`~talkzoo.data.spec.MeshDataSpec`.
+    """The leaderboard's one metric collection for a :class:`~talkzoo.data.spec.MeshDataSpec`:
+    every mesh metric (:data:`talkzoo.metrics.mesh.ALL_MESH_METRICS`) from the family's builder.
 
     LVE and OT-Talk's lip errors need ``spec.lip_region``; FDD needs ``spec.upper_face_region``;
     FaceMean needs ``spec.face_region`` (each metric is left out when its region is absent).
     """
-    from torchmetrics import MetricCollection
+    from talkzoo.metrics.mesh import ALL_MESH_METRICS, build_mesh_metrics
 
-    from talkzoo.metrics import (
-        FaceMeanError,
-        HeadMeanError,
-        LipMaxError,
-        LipMeanError,
-        LipVertexError,
-        MeanVertexError,
-        UpperFaceDynamicsDeviation,
-    )
-    from talkzoo.tasks.mesh import region_log_name
-
-    metrics: list[Any] = [MeanVertexError(), HeadMeanError()]
-    if spec.lip_region:
-        name = region_log_name(spec, spec.lip_region)
-        metrics += [
-            LipVertexError(region=spec.lip_region, region_name=name),
-            LipMaxError(region=spec.lip_region, region_name=name),
-            LipMeanError(region=spec.lip_region, region_name=name),
-        ]
-    if spec.face_region:
-        metrics.append(FaceMeanError(region=spec.face_region, region_name=region_log_name(spec, spec.face_region)))
-    if spec.upper_face_region:
-        metrics.append(
-            UpperFaceDynamicsDeviation(region=spec.upper_face_region, region_name=region_log_name(spec, spec.upper_face_region))
-        )
-    return MetricCollection({m.log_name: m for m in metrics}, compute_groups=False)
+    return build_mesh_metrics(spec, ALL_MESH_METRICS)
 
 
 def _remap_speakers(batch, model_speakers: list[str], data_speakers: list[str]):
@@ -181,7 +157,7 @@ def evaluate(model, datamodule, split: str = "test", progress: bool = True) -> d
     import torch
     from tqdm import tqdm
 
-    from talkzoo.tasks.mesh import update_mesh_metrics
+    from talkzoo.metrics.mesh import update_mesh_metrics
 
     spec = datamodule.spec
     model_spec = getattr(model, "spec", None)

@@ -449,3 +449,68 @@ def test_pickled_template_dict_round_trips(tmp_path):
     f.write_bytes(pickle.dumps(data, protocol=2))
     out = safe_load_pickle(f)
     np.testing.assert_array_equal(out["FaceTalk_A"], data["FaceTalk_A"])
+
+
+# ---------------------------------------------------------------------- the family's builder
+def _region_files(tmp_path: Path) -> dict[str, str]:
+    files = {}
+    for name, idx in (("lip", LIPS), ("face", FACE), ("upper", UPPER)):
+        path = tmp_path / f"{name}.txt"
+        path.write_text("\n".join(map(str, idx)))
+        files[name] = str(path)
+    return files
+
+
+def test_region_log_name():
+    from talkzoo.data.spec import MeshDataSpec
+    from talkzoo.metrics.mesh import region_log_name
+
+    assert region_log_name(MeshDataSpec(dataset="demo", num_vertices=4), "a/lip.txt") == "lip-demo"
+    assert region_log_name(MeshDataSpec(dataset="biwi", num_vertices=4), "a/upper-biwi.txt") == "upper-biwi"
+    assert region_log_name(MeshDataSpec(dataset="", num_vertices=4), "lip.txt") == "lip"
+
+
+def test_build_mesh_metrics_names_sets_and_skips_missing_regions(tmp_path):
+    from talkzoo.data.spec import MeshDataSpec
+    from talkzoo.errors import ConfigError
+    from talkzoo.metrics.mesh import ALL_MESH_METRICS, build_mesh_metrics
+
+    files = _region_files(tmp_path)
+    spec = MeshDataSpec(dataset="demo", num_vertices=V, lip_region=files["lip"], face_region=files["face"],
+                        upper_face_region=files["upper"])  # fmt: skip
+    family = build_mesh_metrics(spec)
+    assert set(family.keys(keep_base=True)) == {"MVE@all", "LVE@lip-demo", "FDD@upper-demo"}
+    every = build_mesh_metrics(spec, ALL_MESH_METRICS)
+    assert set(every.keys(keep_base=True)) == {
+        "MVE@all", "LVE@lip-demo", "FDD@upper-demo", "LipMax@lip-demo", "LipMean@lip-demo", "FaceMean@face-demo", "HeadMean@all",
+    }  # fmt: skip
+    assert isinstance(every["LipMax@lip-demo"], LipMaxError) and every["LVE@lip-demo"].region_index.tolist() == LIPS
+    bare = build_mesh_metrics(MeshDataSpec(dataset="demo", num_vertices=V), ALL_MESH_METRICS)
+    assert set(bare.keys(keep_base=True)) == {"MVE@all", "HeadMean@all"}
+    with pytest.raises(ConfigError, match="unknown mesh metric 'LVX'"):
+        build_mesh_metrics(spec, ["LVX"])
+
+
+def test_update_mesh_metrics_feeds_the_template_to_fdd(tmp_path):
+    from talkzoo.data.batch import MeshBatch
+    from talkzoo.data.spec import MeshDataSpec
+    from talkzoo.metrics.mesh import ALL_MESH_METRICS, build_mesh_metrics, update_mesh_metrics
+
+    files = _region_files(tmp_path)
+    spec = MeshDataSpec(dataset="demo", num_vertices=V, lip_region=files["lip"], face_region=files["face"],
+                        upper_face_region=files["upper"])  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    gt = torch.randn(2, 5, V, 3, generator=g)
+    pred = gt + 0.1 * torch.randn(2, 5, V, 3, generator=g)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    batch = MeshBatch(audio=torch.zeros(2, 10), audio_mask=torch.ones(2, 10, dtype=torch.bool), vertices=gt, frame_mask=mask,
+                      template=gt[:, 0], speaker=torch.zeros(2, dtype=torch.long), names=["a", "b"], subjects=["a", "b"])  # fmt: skip
+    metrics = build_mesh_metrics(spec, ALL_MESH_METRICS)
+    update_mesh_metrics(metrics, pred, batch)
+    values = metrics.compute()
+    fdd = UpperFaceDynamicsDeviation(region=files["upper"])
+    fdd.update(pred, gt, gt[:, 0], mask=mask)
+    assert float(values["FDD@upper-demo"]) == float(fdd.compute())
+    mve = MeanVertexError()
+    mve.update(pred, gt, mask=mask)
+    assert float(values["MVE@all"]) == float(mve.compute())

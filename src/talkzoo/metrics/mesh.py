@@ -1,5 +1,9 @@
 """Vertex-error metrics for the audio -> 3D mesh family (LVE, MVE, FDD, OT-Talk's errors).
 
+The family's metric collection is assembled in one place, :func:`build_mesh_metrics` (used by the
+task, OT-Talk and the leaderboard), named by :func:`region_log_name` and updated by
+:func:`update_mesh_metrics`.
+
 All metrics are :class:`torchmetrics.Metric` subclasses whose states are add-reduced sums
 (a float64 sum of per-frame or per-sequence values and a count), so they are exact across
 ``update`` calls, across batches of any padding and across DDP processes: the value after
@@ -45,16 +49,29 @@ torchmetrics >= 1.4. So LVE is implemented here with sum states; the tests check
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
+from torchmetrics import Metric, MetricCollection
 
+from talkzoo.errors import ConfigError
 from talkzoo.metrics.regions import RegionLike, resolve_region
 
+if TYPE_CHECKING:
+    from talkzoo.data.batch import MeshBatch
+    from talkzoo.data.spec import MeshDataSpec
+
 __all__ = [
+    "ALL_MESH_METRICS",
+    "FAMILY_MESH_METRICS",
+    "OTTALK_MESH_METRICS",
+    "build_mesh_metrics",
+    "region_log_name",
+    "update_mesh_metrics",
     "FaceMeanError",
     "HeadMeanError",
     "LipMaxError",
@@ -538,3 +555,94 @@ class UpperFaceDynamicsDeviation(_RegionMetric):
         if int(self.sequences) == 0:
             return torch.tensor(float("nan"), dtype=torch.float64, device=self.total.device)
         return self.total / self.sequences * self.scale
+
+
+# ---------------------------------------------------------------------- the family's metric set
+#: metrics every audio -> mesh task logs (:class:`~talkzoo.tasks.mesh.AudioToMeshTask`).
+FAMILY_MESH_METRICS: tuple[str, ...] = ("MVE", "LVE", "FDD")
+#: OT-Talk's millimetre errors (its Table 1).
+OTTALK_MESH_METRICS: tuple[str, ...] = ("LipMax", "LipMean", "FaceMean", "HeadMean")
+#: every mesh metric :func:`build_mesh_metrics` knows (the leaderboard scores them all).
+ALL_MESH_METRICS: tuple[str, ...] = FAMILY_MESH_METRICS + OTTALK_MESH_METRICS
+
+#: abbreviation -> (metric class, the spec field naming its vertex set; ``None`` = all vertices).
+_MESH_METRICS: dict[str, tuple[type[_RegionMetric], str | None]] = {
+    "MVE": (MeanVertexError, None),
+    "LVE": (LipVertexError, "lip_region"),
+    "FDD": (UpperFaceDynamicsDeviation, "upper_face_region"),
+    "LipMax": (LipMaxError, "lip_region"),
+    "LipMean": (LipMeanError, "lip_region"),
+    "FaceMean": (FaceMeanError, "face_region"),
+    "HeadMean": (HeadMeanError, None),
+}
+
+
+def region_log_name(spec: MeshDataSpec, path: str) -> str:
+    """Name of a vertex-region file in metric log names: its stem, suffixed with the dataset when the
+    stem does not already say it (``lip.txt`` on the demo corpus -> ``lip-demo``, as in ``LVE@lip-demo``).
+
+    Args:
+        spec: the dataset's spec (its ``dataset`` key).
+        path: the region file (``.txt`` or ``pkl#key``).
+
+    Returns:
+        the region's name for :attr:`RegionVertexError.log_name`.
+    """
+    stem = Path(path).stem
+    return f"{stem}-{spec.dataset}" if spec.dataset and spec.dataset not in stem else stem
+
+
+def build_mesh_metrics(spec: MeshDataSpec, names: Sequence[str] = FAMILY_MESH_METRICS) -> MetricCollection:
+    """The audio -> mesh family's metric collection for a dataset, keyed by each metric's ``log_name``.
+
+    The one place the family's metrics are assembled: the task (:data:`FAMILY_MESH_METRICS`),
+    OT-Talk (adds :data:`OTTALK_MESH_METRICS`) and the leaderboard (:data:`ALL_MESH_METRICS`) all
+    call it. A metric that reads a vertex set (LVE, LipMax and LipMean: ``spec.lip_region``; FDD:
+    ``spec.upper_face_region``; FaceMean: ``spec.face_region``) is left out when the spec names no
+    such file; MVE and HeadMean use every vertex. Region names come from :func:`region_log_name`.
+
+    Args:
+        spec: the dataset's :class:`~talkzoo.data.spec.MeshDataSpec`.
+        names: metric abbreviations, in logging order (see :data:`ALL_MESH_METRICS`).
+
+    Returns:
+        a :class:`torchmetrics.MetricCollection` (``compute_groups=False``), e.g. keys
+        ``MVE@all``, ``LVE@lip-demo``, ``FDD@upper-demo``.
+
+    Raises:
+        ConfigError: an unknown metric name.
+        DataError: a region file that cannot be read (from :func:`~talkzoo.metrics.regions.resolve_region`).
+    """
+    metrics: dict[str, Metric] = {}
+    for name in names:
+        if name not in _MESH_METRICS:
+            raise ConfigError(f"unknown mesh metric {name!r}; expected one of {list(_MESH_METRICS)}")
+        cls, field = _MESH_METRICS[name]
+        if field is None:
+            metric = cls()
+        else:
+            region = getattr(spec, field)
+            if not region:
+                continue
+            metric = cls(region=region, region_name=region_log_name(spec, region))
+        metrics[metric.log_name] = metric
+    return MetricCollection(metrics, compute_groups=False)
+
+
+def update_mesh_metrics(collection: MetricCollection, prediction: Tensor, batch: MeshBatch) -> None:
+    """Update every metric of ``collection`` with one batch; the family's one update rule.
+
+    Args:
+        collection: mesh metrics (:func:`build_mesh_metrics`); those whose ``update`` takes a
+            ``template`` (FDD) get ``batch.template`` too.
+        prediction: ``(B, T, V, 3)`` float vertices in metres, ``T`` = ``batch.vertices.shape[1]``.
+        batch: the :class:`~talkzoo.data.batch.MeshBatch` (ground truth, ``(B, T)`` frame mask).
+
+    Raises:
+        ValueError: from the metrics, on mismatched shapes.
+    """
+    for metric in collection.values():
+        if "template" in inspect.signature(metric.update).parameters:
+            metric.update(prediction, batch.vertices, batch.template, mask=batch.frame_mask)
+        else:
+            metric.update(prediction, batch.vertices, mask=batch.frame_mask)

@@ -6,17 +6,17 @@ Contract of the family:
   metres, training-speaker ids;
 * output of :meth:`AudioToMeshTask.generate`: vertex positions ``(B, T, V, 3)`` in metres at
   ``spec.fps``;
-* evaluation: LVE, MVE and FDD (:mod:`talkzoo.metrics`) on the region files the spec names, logged
-  as ``val/<metric>@<region>`` and ``test/<metric>@<region>``;
+* evaluation: LVE, MVE and FDD on the region files the spec names, built and updated by
+  :mod:`talkzoo.metrics.mesh` (:func:`~talkzoo.metrics.mesh.build_mesh_metrics`,
+  :func:`~talkzoo.metrics.mesh.update_mesh_metrics`), logged as ``val/<metric>@<region>`` and
+  ``test/<metric>@<region>``;
 * predict output: one :class:`MeshPrediction` per sequence.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,7 +27,10 @@ from torchmetrics import MetricCollection
 from talkzoo.data.batch import MeshBatch
 from talkzoo.data.spec import FAMILY_MESH, MeshDataSpec
 from talkzoo.errors import ConfigError
-from talkzoo.tasks.base import TalkingFaceTask, _adam
+from talkzoo.metrics.mesh import FAMILY_MESH_METRICS, build_mesh_metrics, update_mesh_metrics
+from talkzoo.nn.optim import adam
+from talkzoo.nn.sequence import frames_for_samples, samples_per_sequence
+from talkzoo.tasks.base import TalkingFaceTask
 
 
 @dataclass
@@ -73,7 +76,7 @@ class AudioToMeshTask(TalkingFaceTask):
     def __init__(
         self,
         spec: MeshDataSpec | dict | None = None,
-        optimizer: OptimizerCallable = _adam,
+        optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
     ) -> None:
@@ -118,12 +121,11 @@ class AudioToMeshTask(TalkingFaceTask):
         """Number of mesh frames that cover ``num_samples`` audio samples at ``spec.fps``.
 
         ``round(num_samples / sample_rate * fps)`` (at least 1), the convention of the
-        FaceFormer-layout datasets, whose motion and audio have equal durations.
+        FaceFormer-layout datasets, whose motion and audio have equal durations
+        (:func:`talkzoo.nn.sequence.frames_for_samples`).
         """
         spec = self.mesh_spec
-        if isinstance(num_samples, Tensor):
-            return torch.clamp(torch.round(num_samples.double() / spec.sample_rate * spec.fps).long(), min=1)
-        return max(1, int(round(num_samples / spec.sample_rate * spec.fps)))
+        return frames_for_samples(num_samples, spec.sample_rate, spec.fps)
 
     # ------------------------------------------------------------------ abstract API
     def generate(  # type: ignore[override]
@@ -150,24 +152,16 @@ class AudioToMeshTask(TalkingFaceTask):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ evaluation
-    def configure_metrics(self) -> MetricCollection | None:
-        """LVE and FDD on the spec's lip/upper-face region files (when given) and MVE on all vertices."""
-        from talkzoo.metrics import LipVertexError, MeanVertexError, UpperFaceDynamicsDeviation
+    #: the metrics :meth:`configure_metrics` builds (:func:`~talkzoo.metrics.mesh.build_mesh_metrics`
+    #: names); a model that reports more sets e.g. ``FAMILY_MESH_METRICS + OTTALK_MESH_METRICS``.
+    metric_names: ClassVar[tuple[str, ...]] = FAMILY_MESH_METRICS
 
+    def configure_metrics(self) -> MetricCollection | None:
+        """The family's metrics named by :attr:`metric_names` (default MVE on all vertices, LVE and FDD on
+        the spec's lip/upper-face region files when given), from :func:`~talkzoo.metrics.mesh.build_mesh_metrics`."""
         if self.spec is None:
             return None
-        spec = self.mesh_spec
-        metrics: list[Any] = [MeanVertexError()]
-        if spec.lip_region:
-            metrics.append(LipVertexError(region=spec.lip_region, region_name=region_log_name(spec, spec.lip_region)))
-        if spec.upper_face_region:
-            metrics.append(
-                UpperFaceDynamicsDeviation(
-                    region=spec.upper_face_region, region_name=region_log_name(spec, spec.upper_face_region)
-                )
-            )
-        metrics = {m.log_name: m for m in metrics}
-        return MetricCollection(metrics, compute_groups=False)
+        return build_mesh_metrics(self.mesh_spec, self.metric_names)
 
     def predict_for_metrics(self, batch: MeshBatch) -> Tensor:
         """Autoregressive/free-running prediction of the whole batch, ``(B, T, V, 3)`` metres."""
@@ -185,7 +179,7 @@ class AudioToMeshTask(TalkingFaceTask):
 
     def predict_step(self, batch: MeshBatch, batch_idx: int, dataloader_idx: int = 0) -> list[MeshPrediction]:
         """Generate every sequence of the batch; returns one :class:`MeshPrediction` per sequence."""
-        num_frames = self.frames_for_audio(batch.audio_mask.sum(dim=1))
+        num_frames = self.frames_for_audio(samples_per_sequence(batch.audio, batch.audio_mask))
         prediction = self.generate(
             batch.audio, batch.template, speaker=batch.speaker, num_frames=int(num_frames.max()), audio_mask=batch.audio_mask
         )
@@ -201,35 +195,3 @@ class AudioToMeshTask(TalkingFaceTask):
                 )
             )
         return out
-
-
-def update_mesh_metrics(collection: MetricCollection, prediction: Tensor, batch: MeshBatch) -> None:
-    """Update every metric of ``collection`` with one batch; the family's one update rule.
-
-    Args:
-        collection: mesh metrics (:mod:`talkzoo.metrics.mesh`); those whose ``update`` takes a
-            ``template`` (FDD) get ``batch.template`` too.
-        prediction: ``(B, T, V, 3)`` float vertices in metres, ``T`` = ``batch.vertices.shape[1]``.
-        batch: the :class:`~talkzoo.data.batch.MeshBatch` (ground truth, ``(B, T)`` frame mask).
-
-    Raises:
-        ValueError: from the metrics, on mismatched shapes.
-    """
-    for metric in collection.values():
-        if "template" in inspect.signature(metric.update).parameters:
-            metric.update(prediction, batch.vertices, batch.template, mask=batch.frame_mask)
-        else:
-            metric.update(prediction, batch.vertices, mask=batch.frame_mask)
-
-
-def region_log_name(spec: MeshDataSpec, path: str) -> str:
-    """Name of a vertex-region file in metric log names: its stem, suffixed with the dataset when the
-    stem does not already say it (``lip.txt`` on the demo corpus -> ``lip-demo``, as in ``LVE@lip-demo``).
-
-    Args:
-        spec: the dataset's spec (its ``dataset`` key). path: the region file (``.txt`` or ``pkl#key``).
-    """
-    stem = Path(path).stem
-    return f"{stem}-{spec.dataset}" if spec.dataset and spec.dataset not in stem else stem
-
-

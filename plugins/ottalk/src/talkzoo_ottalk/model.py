@@ -43,12 +43,12 @@ import numpy as np
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
 
 from talkzoo.data.batch import MeshBatch
 from talkzoo.data.spec import MeshDataSpec
 from talkzoo.modules import build_module
 from talkzoo.errors import ConfigError, DataError
+from talkzoo.metrics.mesh import FAMILY_MESH_METRICS, OTTALK_MESH_METRICS
 from talkzoo.tasks.mesh import AudioToMeshTask
 
 from talkzoo_ottalk.layers import AudioTemporalEncoder, ChebDecoder, ChebEncoder, MeshHierarchyBuffers
@@ -255,6 +255,9 @@ class OTTalkOutput:
 class OTTalk(AudioToMeshTask):
     """OT-Talk, an audio-to-mesh talkzoo model (non-autoregressive; one forward pass per sequence).
 
+    Metrics: the family's LVE/MVE/FDD plus OT-Talk's §4.1 errors in mm, logged as ``LipMax@<lip>``,
+    ``LipMean@<lip>``, ``FaceMean@<face>`` and ``HeadMean@all`` (:attr:`metric_names`).
+
     Args:
         spec: :class:`~talkzoo.data.spec.MeshDataSpec` (linked from the datamodule): ``V``,
             ``fps``, ``faces_file`` and the metric regions. Required.
@@ -343,6 +346,8 @@ class OTTalk(AudioToMeshTask):
             mesh, or whose vertex count differs from ``spec.num_vertices``.
         FamilyMismatchError: a spec of another family.
     """
+
+    metric_names = FAMILY_MESH_METRICS + OTTALK_MESH_METRICS
 
     def __init__(
         self,
@@ -857,27 +862,6 @@ class OTTalk(AudioToMeshTask):
             total = total + self.lambdas["ot"] * ot
         losses["loss"] = total
         return losses
-
-    # ------------------------------------------------------------------ metrics
-    def configure_metrics(self) -> MetricCollection | None:
-        """OT-Talk's metrics (§4.1, mm), logged as ``LipMax@<lip>``, ``LipMean@<lip>``, ``FaceMean@<face>``, ``HeadMean@all``, plus the family's LVE/MVE/FDD."""
-        from talkzoo.metrics import FaceMeanError, HeadMeanError, LipMaxError, LipMeanError
-        from talkzoo.tasks.mesh import region_log_name
-
-        base = super().configure_metrics()
-        if base is None:
-            return None
-        spec = self.mesh_spec
-        metrics: dict[str, Any] = dict(base.items(keep_base=True))
-        extra: list[Any] = []
-        if spec.lip_region:
-            name = region_log_name(spec, spec.lip_region)
-            extra += [LipMaxError(region=spec.lip_region, region_name=name), LipMeanError(region=spec.lip_region, region_name=name)]
-        if spec.face_region:
-            extra.append(FaceMeanError(region=spec.face_region, region_name=region_log_name(spec, spec.face_region)))
-        extra.append(HeadMeanError())
-        metrics.update({m.log_name: m for m in extra})
-        return MetricCollection(metrics, compute_groups=False)
 
 
 def build_parameter_count_model(num_vertices: int, audio_encoder: nn.Module, **kwargs: Any) -> OTTalk:
