@@ -1,6 +1,6 @@
-"""Reference baselines of the audio → 3D mesh family, evaluated like any model.
+"""Reference baselines of every family, evaluated like any model.
 
-Both ignore the audio. They are the rows every 3D result is compared against (issues #4-#6):
+Audio → 3D mesh (both ignore the audio; the rows every 3D result is compared against):
 
 * :class:`StaticTemplate` — every frame is the subject's neutral template (zero motion).
 * :class:`MeanTrainingMotion` — every frame is the template plus the mean displacement of all
@@ -8,6 +8,12 @@ Both ignore the audio. They are the rows every 3D result is compared against (is
 
     talkzoo test --config recipes/baseline_static_demo.yaml
     talkzoo test --config recipes/baseline_mean_demo.yaml
+
+2D families (the rows every 2D result is compared against; no parameters to train):
+
+* :class:`StaticSourceVideo` — audio → video: every frame is the source portrait (no motion).
+* :class:`StaticSourceReenactment` — reenactment: every frame is the source image (ignores the
+  driving video).
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from talkzoo.data.batch import MeshBatch
-from talkzoo.data.spec import MeshDataSpec
+from talkzoo.data.batch import MeshBatch, ReenactmentBatch, VideoBatch
+from talkzoo.data.spec import MeshDataSpec, ReenactmentDataSpec, VideoDataSpec
 from talkzoo.tasks.mesh import AudioToMeshTask
+from talkzoo.tasks.video import AudioToVideoTask, ReenactmentTask
+
+__all__ = ["MeanTrainingMotion", "StaticSourceReenactment", "StaticSourceVideo", "StaticTemplate"]
 
 
 class StaticTemplate(AudioToMeshTask):
@@ -88,3 +97,61 @@ class MeanTrainingMotion(StaticTemplate):
     def generate(self, audio: Tensor, template: Tensor, speaker: Tensor | None = None, num_frames: int | None = None, audio_mask: Tensor | None = None) -> Tensor:
         """``(B, T, V, 3)``: template + mean training displacement, metres."""
         return super().generate(audio, template, speaker, num_frames, audio_mask) + self.mean_displacement
+
+
+def _masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean |pred - target| over real frames of ``(B, T, 3, H, W)`` tensors with a ``(B, T)`` mask."""
+    w = mask[:, :, None, None, None].to(pred.dtype)
+    return ((pred - target).abs() * w).sum() / (w.sum() * pred[0, 0].numel()).clamp(min=1)
+
+
+class StaticSourceVideo(AudioToVideoTask):
+    """Static-source baseline of the audio → video family: ``frames[t] = source`` for every ``t``.
+
+    Ignores the audio; the frame count follows the audio (or ``num_frames``). Evaluated with the
+    family's metrics like any model (``talkzoo test --config recipes/baseline_static_video_demo.yaml``).
+
+    Args:
+        spec, metric_weights, landmark_metrics, landmarker, identity: see
+            :class:`~talkzoo.tasks.video.AudioToVideoTask`.
+    """
+
+    def __init__(self, spec: VideoDataSpec | dict | None = None, metric_weights: dict[str, str] | None = None,
+                 landmark_metrics: bool | None = None, landmarker: str = "auto", identity: str | None = "auto") -> None:
+        super().__init__(spec=spec, metric_weights=metric_weights, landmark_metrics=landmark_metrics,
+                         landmarker=landmarker, identity=identity)
+        self._dummy = nn.Parameter(torch.zeros(()))  # Lightning needs a parameter to build an optimizer
+
+    def generate(self, audio: Tensor, source: Tensor, num_frames: int | None = None, audio_mask: Tensor | None = None) -> Tensor:
+        """``(B, T, 3, H, W)`` float32 copies of ``source`` ``(B, 3, H, W)``; ``T`` from ``num_frames`` or the audio."""
+        frames = int(num_frames) if num_frames is not None else self.num_frames_for(audio.shape[1])
+        return source[:, None].expand(-1, frames, -1, -1, -1).float().clone()
+
+    def compute_losses(self, batch: VideoBatch) -> dict[str, Tensor]:
+        """Masked L1 of the prediction (not trainable: the term carries no gradient)."""
+        pred = self.generate(batch.audio, batch.source, num_frames=batch.frames.shape[1])
+        return {"loss": _masked_l1(pred, batch.frames.float(), batch.frame_mask) + 0.0 * self._dummy}
+
+
+class StaticSourceReenactment(ReenactmentTask):
+    """Static-source baseline of the reenactment family: ``frames[t] = source`` (driving ignored).
+
+    Args:
+        spec, metric_weights, landmark_metrics, landmarker, identity: see
+            :class:`~talkzoo.tasks.video.ReenactmentTask`.
+    """
+
+    def __init__(self, spec: ReenactmentDataSpec | dict | None = None, metric_weights: dict[str, str] | None = None,
+                 landmark_metrics: bool | None = None, landmarker: str = "auto", identity: str | None = "auto") -> None:
+        super().__init__(spec=spec, metric_weights=metric_weights, landmark_metrics=landmark_metrics,
+                         landmarker=landmarker, identity=identity)
+        self._dummy = nn.Parameter(torch.zeros(()))
+
+    def generate(self, source: Tensor, driving: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+        """``(B, T, 3, H, W)`` float32 copies of ``source``, ``T`` = driving frames."""
+        return source[:, None].expand(-1, driving.shape[1], -1, -1, -1).float().clone()
+
+    def compute_losses(self, batch: ReenactmentBatch) -> dict[str, Tensor]:
+        """Masked L1 against the driving frames (not trainable)."""
+        pred = self.generate(batch.source, batch.driving)
+        return {"loss": _masked_l1(pred, batch.driving.float(), batch.frame_mask) + 0.0 * self._dummy}

@@ -251,7 +251,14 @@ def cmd_data(argv: list[str]) -> int:
 
 
 def cmd_animate(argv: list[str]) -> int:
-    """``talkzoo animate``: checkpoint + speech → vertex sequence (.npy) + rendered mp4."""
+    """``talkzoo animate``: checkpoint + speech → vertex sequence (.npy) + rendered mp4; with
+    ``--image``/``--source``/``--driving``, the 2D families (:mod:`talkzoo.animate_video`)."""
+    from talkzoo.animate_video import wants_2d
+
+    if wants_2d(argv):
+        from talkzoo.animate_video import main as animate_video_main
+
+        return animate_video_main(argv)
     from talkzoo.animate import main as animate_main
 
     return animate_main(argv)
