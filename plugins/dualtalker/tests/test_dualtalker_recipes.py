@@ -14,10 +14,12 @@ RECIPES = Path(__file__).resolve().parents[3] / "recipes"
 
 @pytest.mark.parametrize("dataset, preset", [("voca", "vocaset"), ("biwi", "biwi")])
 def test_paper_recipe_runs_on_layout_fixture(tmp_path, dataset, preset):
-    root = write_mesh_layout(tmp_path / preset, preset=preset, num_vertices=24)
+    root = write_mesh_layout(tmp_path / preset, preset=preset, num_vertices=24, regions=True)
+    regions = ["--data.init_args.lip_region", str(root / "regions" / "lip.txt"),
+               "--data.init_args.upper_face_region", str(root / "regions" / "upper_face.txt")]  # fmt: skip
     status = run_recipe_on_fixture(
         RECIPES / f"dualtalker_{dataset}.yaml", root, tmp_path / "runs", "--model.init_args.d_model", "16",
-        "--model.init_args.feedforward_dim", "32",
+        "--model.init_args.feedforward_dim", "32", *(regions if dataset == "biwi" else []),
     )
     assert status == 0
     checkpoints = list((tmp_path / "runs").rglob("*.ckpt"))
