@@ -1,4 +1,4 @@
-"""Leaderboard of the audio → 3D mesh family: every model on one split, one metric implementation.
+"""Leaderboard of every family: every model on one split, one metric collection per family.
 
 Run (the nox session ``leaderboard`` does this on the demo corpus)::
 
@@ -17,7 +17,19 @@ The **grid file** (YAML) names one dataset split and the checkpoints to evaluate
         checkpoint: runs/dualtalker_demo      # a .ckpt or a run folder (its best checkpoint)
         recipe: recipes/dualtalker_demo.yaml  # trains the checkpoint with --train-missing
 
-Every row is scored by this script's own metric collection (:func:`build_metrics`), never by
+**Several families in one page**: a grid may instead hold ``sections:``, a list of such grids
+(each with its own ``data``, ``split``, ``baselines``, ``models`` and a ``title``); results.md
+then has one table per section (e.g. the demo grid: audio → mesh, audio → video, reenactment).
+A 2D model row may name a checkpoint that does not exist and no recipe: it is listed as "not
+evaluated" instead of failing.
+
+2D sections are scored with :func:`talkzoo.metrics.video.video_metrics` for their family (PSNR,
+SSIM, CPBD, LMD or AKD with the landmarker named in the column, CSIM/AED with the identity network
+named in the column: dlib's when the ``dlib`` extra is installed), whatever the model's own
+``configure_metrics``; their baselines are the static source frame repeated
+(:class:`talkzoo.baselines.StaticSourceVideo`, :class:`~talkzoo.baselines.StaticSourceReenactment`).
+
+Every 3D row is scored by this script's own metric collection (:func:`build_metrics`), never by
 the model's ``configure_metrics``, so a plugin cannot change how it is measured: LVE (CodeTalker's
 squared-L2 lip maximum, metres²), MVE (mm), FDD (upper-face dynamics deviation, metres²) and
 OT-Talk's LipMax / LipMean / FaceMean / HeadMean (Euclidean, mm). Predictions come from the
@@ -67,7 +79,19 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str, float]] = {
     "LipMean": ("OT-Talk LVE_mean: mean Euclidean error over lip vertices and frames", "mm", 1.0),
     "FaceMean": ("OT-Talk face error: mean Euclidean error over face-region vertices and frames", "mm", 1.0),
     "HeadMean": ("OT-Talk head error: mean Euclidean error over all vertices and frames", "mm", 1.0),
+    # 2D families (talkzoo.metrics.video); the part after '@' in a column names the landmarker / identity network
+    "PSNR": ("peak signal-to-noise ratio per real frame, mean over frames (higher is better)", "dB", 1.0),
+    "SSIM": ("structural similarity per real frame (Gaussian 11x11), mean over frames (higher is better)", "", 1.0),
+    "CPBD": ("cumulative probability of blur detection of the generated frames, no reference (higher is sharper)", "", 1.0),
+    "LMD": ("mouth landmark distance: mean Euclidean distance of the 20 mouth points (iBUG 48-67), each mouth "
+            "centred, generated vs real frames detected with the same landmarker (Chen et al. 2018)", "px", 1.0),
+    "AKD": ("average keypoint distance of the 68 landmarks, generated vs driving frames (FOMM protocol)", "px", 1.0),
+    "CSIM": ("cosine similarity of identity embeddings, generated frames vs source portrait (higher is better)", "", 1.0),
+    "AED": ("average Euclidean distance of identity embeddings, generated vs driving frames (FOMM protocol)", "", 1.0),
 }
+
+#: units of the raw 2D values stored in results.json
+_UNITS_2D = {"PSNR": "dB", "SSIM": "1", "CPBD": "1", "LMD": "px", "AKD": "px", "CSIM": "1", "AED": "1"}
 
 
 class LeaderboardError(Exception):
@@ -99,6 +123,14 @@ def load_grid(path: str | Path) -> dict[str, Any]:
         grid = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as exc:
         raise LeaderboardError(f"grid file '{file}' is not valid YAML: {exc}") from None
+    return _check_grid(grid, file)
+
+
+def _check_grid(grid: Any, file: Path) -> dict[str, Any]:
+    if isinstance(grid, dict) and isinstance(grid.get("sections"), list):
+        grid.setdefault("name", file.stem)
+        grid["sections"] = [_check_grid({"name": grid["name"], **sec}, file) for sec in grid["sections"]]
+        return grid
     if not isinstance(grid, dict) or not isinstance(grid.get("data"), dict) or "class_path" not in grid["data"]:
         raise LeaderboardError(f"grid file '{file}': expected a mapping with 'data: {{class_path: ..., init_args: ...}}'")
     grid.setdefault("name", file.stem)
@@ -179,8 +211,51 @@ def evaluate(model, datamodule, split: str = "test", progress: bool = True) -> d
     return {name: float(value) for name, value in metrics.compute().items()}
 
 
+def build_video_metrics(spec) -> Any:
+    """The leaderboard's one metric collection for a 2D spec (:func:`talkzoo.metrics.video.video_metrics`;
+    landmark metrics on, the default landmarker and identity network)."""
+    from talkzoo.metrics.video import video_metrics
+
+    return video_metrics(spec.family, int(spec.image_size), landmarks=True)
+
+
+def evaluate_video(model, datamodule, split: str = "test", progress: bool = True, metrics: Any = None) -> dict[str, float]:
+    """Score one 2D model on the split with :func:`build_video_metrics`; returns ``{log_name: value}``.
+
+    Raises:
+        LeaderboardError: the model's image size or family differs from the dataset's.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from talkzoo.metrics.video import VideoMetricInputs, update_video_metrics
+
+    spec = datamodule.spec
+    model_spec = getattr(model, "spec", None)
+    if model_spec is not None and int(model_spec.image_size) != int(spec.image_size):
+        raise LeaderboardError(f"{type(model).__name__}: trained at {model_spec.image_size} px, the dataset is {spec.image_size} px")
+    metrics = metrics if metrics is not None else build_video_metrics(spec)
+    metrics.reset()
+    loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+    model.eval()
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=type(model).__name__, disable=not progress, leave=False):
+            pred = model.predict_for_metrics(batch).float()
+            real = getattr(batch, "frames", None) if hasattr(batch, "audio") else batch.driving
+            inputs = VideoMetricInputs(pred, batch.frame_mask, real=real, source=batch.source,
+                                       audio=getattr(batch, "audio", None), audio_mask=getattr(batch, "audio_mask", None))
+            update_video_metrics(metrics, inputs)
+    return {name: float(value) for name, value in metrics.compute().items()}
+
+
 def _baselines(datamodule) -> list[tuple[str, Any]]:
-    from talkzoo.baselines import MeanTrainingMotion, StaticTemplate
+    from talkzoo.baselines import MeanTrainingMotion, StaticSourceReenactment, StaticSourceVideo, StaticTemplate
+
+    family = getattr(datamodule.spec, "family", "")
+    if family == "audio-to-video":
+        return [("static source frame (baseline)", StaticSourceVideo(spec=datamodule.spec))]
+    if family == "video-to-video":
+        return [("static source frame (baseline)", StaticSourceReenactment(spec=datamodule.spec))]
 
     mean = MeanTrainingMotion(spec=datamodule.spec)
     mean.fit_mean(datamodule.train_dataloader())
@@ -224,22 +299,56 @@ def run(grid_path: str | Path, out_dir: str | Path, train_missing: bool = False,
     from talkzoo.errors import TalkzooError
     from talkzoo.plugins import list_models
 
-    torch.manual_seed(0)
     grid = load_grid(grid_path)
+    if "sections" in grid:
+        sections = [_run_section(sec, grid_path, train_missing, progress) for sec in grid["sections"]]
+        results = {"grid": {"file": str(grid_path), "name": grid["name"]}, "sections": sections,
+                   "machine": _machine(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    else:
+        results = _run_section(grid, grid_path, train_missing, progress)
+    target = Path(out_dir) / str(grid["name"])
+    target.mkdir(parents=True, exist_ok=True)
+    _atomic_write(target / "results.json", json.dumps(results, indent=2) + "\n")
+    _atomic_write(target / "results.md", to_markdown(results))
+    print(f"leaderboard: wrote {target / 'results.json'} and {target / 'results.md'}")
+    return results
+
+
+def _run_section(grid: dict[str, Any], grid_path: str | Path, train_missing: bool, progress: bool) -> dict[str, Any]:
+    """Evaluate one grid (or one section of a grid); returns its results dict."""
+    import torch
+
+    from talkzoo.checkpoints import load_model, resolve_checkpoint
+    from talkzoo.errors import TalkzooError
+    from talkzoo.plugins import list_models
+
+    torch.manual_seed(0)
     datamodule = build_datamodule(grid)
     spec = datamodule.spec
-    registered = {m.class_path: m for _, m in list_models(family="audio-to-mesh")}
+    family = getattr(spec, "family", "audio-to-mesh")
+    video = family != "audio-to-mesh"
+    registered = {m.class_path: m for _, m in list_models(family=family)}
+    shared = build_video_metrics(spec) if video else None
+
+    def score(model) -> dict[str, float]:
+        if video:
+            return evaluate_video(model, datamodule, grid["split"], progress, shared)
+        return evaluate(model, datamodule, grid["split"], progress)
 
     rows: list[dict[str, Any]] = []
+    not_evaluated_rows: list[str] = []
     if grid["baselines"]:
         for name, model in _baselines(datamodule):
             rows.append({"name": name, "kind": "baseline", "class_path": f"{type(model).__module__}.{type(model).__name__}",
-                         "metrics": evaluate(model, datamodule, grid["split"], progress)})
+                         "metrics": score(model)})
     for entry in grid["models"]:
         checkpoint = str(entry["checkpoint"])
         try:
             file = resolve_checkpoint(checkpoint, prefer="best")
         except TalkzooError as exc:
+            if video and not entry.get("recipe"):
+                not_evaluated_rows.append(entry["name"])
+                continue
             if not (train_missing and entry.get("recipe")):
                 hint = f"; run with --train-missing to train it from {entry['recipe']}" if entry.get("recipe") else ""
                 raise LeaderboardError(f"{entry['name']}: {exc}{hint}") from None
@@ -254,9 +363,11 @@ def run(grid_path: str | Path, out_dir: str | Path, train_missing: bool = False,
             "model_id": info.name if info else None,
             "checkpoint": {"path": str(file), "sha256": _sha256(file)},
             "recipe": entry.get("recipe"),
-            "metrics": evaluate(model, datamodule, grid["split"], progress),
+            "metrics": score(model),
             "paper": [r.__dict__ for r in reported],
         })
+    if video:
+        return _video_results(grid, grid_path, datamodule, rows, not_evaluated_rows, registered)
     evaluated = {row["class_path"] for row in rows}
     regions = {}
     for key in ("lip_region", "upper_face_region", "face_region"):
@@ -279,12 +390,67 @@ def run(grid_path: str | Path, out_dir: str | Path, train_missing: bool = False,
         "machine": _machine(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    target = Path(out_dir) / str(grid["name"])
-    target.mkdir(parents=True, exist_ok=True)
-    _atomic_write(target / "results.json", json.dumps(results, indent=2) + "\n")
-    _atomic_write(target / "results.md", to_markdown(results))
-    print(f"leaderboard: wrote {target / 'results.json'} and {target / 'results.md'}")
     return results
+
+
+def _video_results(grid, grid_path, datamodule, rows, not_evaluated_rows, registered) -> dict[str, Any]:
+    """The results dict of a 2D section."""
+    spec = datamodule.spec
+    evaluated = {row["class_path"] for row in rows}
+    names = list(rows[0]["metrics"]) if rows else []
+    order = [k for k in METRIC_DEFINITIONS]
+    names.sort(key=lambda n: order.index(_abbrev(n)) if _abbrev(n) in order else len(order))
+    loader = datamodule.test_dataloader() if grid["split"] == "test" else datamodule.val_dataloader()
+    return {
+        "family": spec.family,
+        "title": grid.get("title") or {"audio-to-video": "audio → video", "video-to-video": "reenactment"}[spec.family],
+        "grid": {"file": str(grid_path), **{k: grid[k] for k in ("name", "data", "split", "baselines")}},
+        "dataset": {"name": spec.dataset, "split": grid["split"], "fps": spec.fps, "image_size": int(spec.image_size),
+                    "sequences": len(loader.dataset)},
+        "metrics": {n: {"definition": METRIC_DEFINITIONS.get(_abbrev(n), ("(plugin metric)", "", 1.0))[0],
+                        "unit": _UNITS_2D.get(_abbrev(n), "")} for n in names},
+        "rows": rows,
+        "not_evaluated": sorted(set(not_evaluated_rows) | {m.name for cp, m in registered.items() if cp not in evaluated}),
+        "machine": _machine(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _video_markdown(results: dict[str, Any]) -> str:
+    """One 2D section as Markdown: the table, the networks used, the papers' numbers verbatim."""
+    names = list(results["metrics"])
+    ds = results["dataset"]
+    lines = [f"## {results['title']}: {ds['name']} ({ds['split']} split)", "",
+             f"{ds['sequences']} clips at {ds['image_size']} px, {ds['fps']} fps; evaluated {results['date']} on "
+             f"{results['machine']['processor']}.", ""]
+    nets = sorted({n.split("@", 1)[1] for n in names if "@" in n})
+    lines.append("Landmarker / identity network: " + (", ".join(f"`{x}`" for x in nets) or "none (no landmark or identity metric)")
+                 + " (the part after `@` in a column name).")
+    lines.append("")
+    header = ["model", *[f"{n} ({_UNITS_2D.get(_abbrev(n), '')})" if _UNITS_2D.get(_abbrev(n), "1") != "1" else n for n in names]]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for row in results["rows"]:
+        cells = [row["name"]] + ["–" if row["metrics"].get(n) is None else f"{row['metrics'][n]:.4g}" for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    for name in results["not_evaluated"]:
+        lines.append("| " + " | ".join([name] + ["not evaluated"] * len(names)) + " |")
+    lines += ["", "Higher is better for PSNR, SSIM, CPBD and CSIM; lower for LMD, AKD and AED. "
+              "\"not evaluated\": no checkpoint of that model exists for this grid.", ""]
+    paper_rows = [(row, p) for row in results["rows"] for p in row.get("paper", [])]
+    if paper_rows:
+        lines += ["Papers' own numbers, verbatim:", "", "| model | split | metric | paper (as printed) | source | note |",
+                  "|---|---|---|---|---|---|"]
+        for row, p in paper_rows:
+            lines.append(f"| {row['name']} | {p['split']} | {p['metric']} | {p['value']} {p['unit']} | {p['source']} | {p['note'] or ''} |")
+    else:
+        lines.append(f"No paper reports numbers on `{ds['name']}` (the papers' tables are on HDTF, VoxCeleb, LRW, GRID; "
+                     "see `ModelInfo.reported` of each plugin).")
+    lines += ["", "Metric definitions:", ""]
+    for n, meta in results["metrics"].items():
+        lines.append(f"- **{n}** ({meta['unit']}): {meta['definition']}.")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _unit(log_name: str) -> str:
@@ -299,7 +465,14 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def to_markdown(results: dict[str, Any]) -> str:
-    """Render the results dict as a Markdown page (tables of ours, the baselines and the papers' numbers)."""
+    """Render the results dict as a Markdown page (tables of ours, the baselines and the papers' numbers);
+    a grid with sections gets one table per section (family)."""
+    if "sections" in results:
+        parts = [f"# Leaderboard: {results['grid']['name']}", "",
+                 f"Grid `{results['grid']['file']}`: one table per family; evaluated {results['date']}.", ""]
+        for sec in results["sections"]:
+            parts.append(_video_markdown(sec) if "family" in sec else to_markdown(sec).replace("# Leaderboard:", "## audio → mesh:", 1))
+        return "\n".join(parts)
     names = list(results["metrics"])
     lines = [f"# Leaderboard: {results['dataset']['name']} ({results['dataset']['split']} split)", ""]
     lines.append(f"Grid `{results['grid']['file']}`, {results['dataset']['sequences'] or '?'} sequences, "

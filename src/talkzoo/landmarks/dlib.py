@@ -90,7 +90,7 @@ def _import_dlib():
 
 def _detect(dlib, detector, frame: np.ndarray, upsample: int | None):
     """The largest HOG face box of ``frame`` as a dlib rectangle, or None."""
-    n_up = upsample if upsample is not None else (1 if min(frame.shape[:2]) < 320 else 0)
+    n_up = upsample if upsample is not None else (1 if min(frame.shape[:2]) < 200 else 0)
     found = detector(frame, n_up)
     if len(found) == 0:
         return None
@@ -181,7 +181,7 @@ class DlibFaceEmbedder(_Lazy):
     """dlib's ResNet face descriptor (see the module docstring): a :class:`~talkzoo.landmarks.IdentityEmbedder`.
 
     ``embedder(frames)``: ``(N, H, W, 3)`` uint8 RGB → ``(N, 128)`` float32. Per frame: the
-    largest HOG face (upsampled once under 320 px), or, when none is found and
+    largest HOG face (upsampled once under 200 px), or, when none is found and
     ``full_frame_fallback`` is set, the whole frame as the face box (2D-family frames are face
     crops); 5-point alignment to a 150 x 150 chip; the 128-d descriptor (no jitter). NaN rows
     where no face box is available.
