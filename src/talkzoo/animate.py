@@ -13,15 +13,19 @@ Triangles for rendering come from ``--template`` when it is a mesh file, else th
 ``spec.faces_file``, else, for a 468-vertex model whose faces file has moved, the demo face
 topology shipped in ``talkzoo/assets/face`` (the demo corpus's own topology).
 
-Existing outputs are never overwritten unless ``--overwrite`` is given; each file is written to a
-temporary name and renamed when complete.
+Order of work: :func:`check_inputs` checks every input (audio readable, template readable and
+finite, subject/template choice) and the output folder (not a file, writable, outputs absent
+unless ``--overwrite``) *before* the model is loaded; the checkpoint is read weights-only
+(``--trust-checkpoint`` for a file you trust that needs more, see :mod:`talkzoo.checkpoints`).
+Outputs are written as a set with :func:`talkzoo.fileio.write_file_set`: both files are written
+under temporary names and renamed into place only when both are complete, so existing outputs
+are replaced only if all new ones were written, a failure leaves no half-written file and no
+empty output folder, and a model that produces NaN/inf writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +34,17 @@ from talkzoo.errors import ConfigError, DataError
 
 
 def _load_template(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """A template from ``.npy`` ``(V, 3)`` (faces: none) or a mesh file read by trimesh."""
+    """A template from ``.npy`` ``(V, 3)`` (faces: none) or a mesh file read by trimesh; finite values only.
+
+    Raises:
+        DataError: missing/unreadable file, a shape other than ``(V, 3)``, or NaN/inf vertices.
+    """
+    from talkzoo.fileio import load_npy, require_finite
+
     if not path.is_file():
         raise DataError(f"template '{path}' does not exist")
     if path.suffix == ".npy":
-        vertices = np.load(path, allow_pickle=False)
+        vertices = load_npy(path, "template")
         faces = None
     else:
         import trimesh
@@ -47,6 +57,7 @@ def _load_template(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     vertices = np.asarray(vertices, dtype=np.float32)
     if vertices.ndim != 2 or vertices.shape[1] != 3:
         raise DataError(f"template '{path}' must hold (V, 3) vertices, got shape {vertices.shape}")
+    require_finite(vertices, path, "template")
     return vertices, faces
 
 
@@ -61,15 +72,60 @@ def _faces_for(spec, num_vertices: int, explicit: np.ndarray | None) -> np.ndarr
     return None
 
 
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+def output_names(audio: str | Path, render: bool) -> dict[str, str]:
+    """File names ``animate`` writes for ``audio``: ``{"vertices": "<stem>.npy", "video": "<stem>.mp4"}``."""
+    stem = Path(audio).stem
+    names = {"vertices": f"{stem}.npy"}
+    if render:
+        names["video"] = f"{stem}.mp4"
+    return names
+
+
+def check_inputs(
+    audio: str | Path,
+    out: str | Path,
+    *,
+    subject: str | None = None,
+    template: str | Path | None = None,
+    render: bool = True,
+    overwrite: bool = False,
+) -> tuple[dict[str, Path], tuple[np.ndarray, np.ndarray | None] | None]:
+    """Everything ``animate`` can check before loading the model; creates and writes nothing.
+
+    Args:
+        audio: speech file; its header must be readable by libsndfile.
+        out: output folder (need not exist).
+        subject: subject of a ``templates.pkl`` (exclusive with ``template``).
+        template: template mesh file (exclusive with ``subject``).
+        render: whether the mp4 will be written.
+        overwrite: whether existing outputs may be replaced.
+
+    Returns:
+        ``(targets, template)``: ``{"vertices": Path, "video": Path}`` output paths, and the loaded
+        template ``(vertices (V, 3) float32 metres, faces or None)`` when ``template`` was given.
+
+    Raises:
+        ConfigError: neither or both of subject/template; ``out`` is a file or not writable.
+        DataError: missing/unreadable audio or template, non-finite template, existing outputs
+            without ``overwrite``.
+    """
+    import soundfile as sf
+
+    from talkzoo.fileio import check_output_folder
+
+    if (subject is None) == (template is None):
+        raise ConfigError("give exactly one of --subject (a subject of templates.pkl) or --template (a mesh file)")
+    audio = Path(audio)
+    if not audio.is_file():
+        raise DataError(f"audio file not found: {audio}" if not audio.exists() else f"audio path is not a file: {audio}")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        sf.info(str(audio))
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises several kinds
+        raise DataError(f"cannot read audio file {audio}: {' '.join(str(exc).split())}") from None
+    loaded = _load_template(Path(template)) if template is not None else None
+    names = output_names(audio, render)
+    folder = check_output_folder(out, list(names.values()), overwrite=overwrite)
+    return {kind: folder / name for kind, name in names.items()}, loaded
 
 
 def animate(
@@ -83,11 +139,12 @@ def animate(
     render: bool = True,
     overwrite: bool = False,
     size: int = 512,
+    trust: bool | None = None,
 ) -> dict[str, Path]:
     """Animate a template from speech with a trained audio → mesh model.
 
     Args:
-        ckpt: checkpoint file or run folder (newest ``last.ckpt`` below it).
+        ckpt: checkpoint file or run folder (the best checkpoint its newest run recorded).
         audio: speech file (wav/flac/ogg/mp3, any rate, mono or stereo).
         out: output folder.
         subject: subject whose template is read from ``templates_file`` (default: the training
@@ -99,31 +156,35 @@ def animate(
         render: also write the mp4.
         overwrite: replace existing outputs.
         size: rendered frame height/width in pixels.
+        trust: load the checkpoint with full unpickling (can run code; only for a file you
+            trust); ``None`` reads ``$TALKZOO_TRUST_CHECKPOINTS``.
 
     Returns:
         ``{"vertices": Path, "video": Path}`` (``video`` only when rendered).
 
     Raises:
-        ConfigError: neither or both of subject/template; an unknown speaker; not a mesh model.
-        DataError: unreadable audio/template/checkpoint; a template with the wrong vertex count;
-            outputs exist and ``overwrite`` is not set.
+        ConfigError: neither or both of subject/template; an unknown speaker; not a mesh model;
+            ``out`` is a file or not writable.
+        DataError: unreadable audio/template/checkpoint, a checkpoint refused by the weights-only
+            reader; a template with the wrong vertex count or NaN/inf values; outputs exist and
+            ``overwrite`` is not set; the model generated NaN/inf.
     """
     import torch
 
     from talkzoo.audio.io import load_audio
     from talkzoo.checkpoints import load_model
     from talkzoo.data.mesh import read_templates
+    from talkzoo.fileio import require_finite, write_file_set
     from talkzoo.tasks.mesh import AudioToMeshTask
 
-    if (subject is None) == (template is None):
-        raise ConfigError("give exactly one of --subject (a subject of templates.pkl) or --template (a mesh file)")
-    model = load_model(ckpt)
+    targets, loaded = check_inputs(audio, out, subject=subject, template=template, render=render, overwrite=overwrite)
+    model = load_model(ckpt, trust=trust)
     if not isinstance(model, AudioToMeshTask):
         raise ConfigError(f"checkpoint '{ckpt}' holds a {model.family} model; `talkzoo animate` needs an audio-to-mesh model")
     spec = model.mesh_spec
     faces = None
-    if template is not None:
-        vertices, faces = _load_template(Path(template))
+    if loaded is not None:
+        vertices, faces = loaded
         source = str(template)
     else:
         table = templates_file or spec.templates_file
@@ -132,7 +193,8 @@ def animate(
         templates = read_templates(table)
         if subject not in templates:
             raise DataError(f"subject '{subject}' is not in '{table}'; it holds: {', '.join(sorted(templates))}")
-        vertices = np.asarray(templates[subject], dtype=np.float32)
+        scale = float(getattr(spec, "templates_scale", 1.0)) if table == spec.templates_file else 1.0
+        vertices = (np.asarray(templates[subject], dtype=np.float64) * scale).astype(np.float32)
         source = f"{table}[{subject}]"
     if vertices.shape[0] != spec.num_vertices:
         raise DataError(
@@ -143,16 +205,13 @@ def animate(
         if speaker not in spec.speakers:
             raise ConfigError(f"speaker '{speaker}' is not a training speaker; expected one of {list(spec.speakers)}")
         speaker_id = spec.speakers.index(speaker)
-
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(audio).stem
-    targets = {"vertices": out_dir / f"{stem}.npy"}
     if render:
-        targets["video"] = out_dir / f"{stem}.mp4"
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not overwrite:
-        raise DataError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace, or choose another --out")
+        faces = _faces_for(spec, spec.num_vertices, faces)
+        if faces is None:
+            raise DataError(
+                "no triangle list for rendering: the checkpoint's spec names no faces file; pass --template MESH.obj "
+                "(its faces are used) or --no-render"
+            )
 
     waveform = load_audio(audio, sample_rate=spec.sample_rate)
     with torch.no_grad():
@@ -162,26 +221,23 @@ def animate(
             speaker=torch.tensor([speaker_id]),
         )[0]
     motion_np = motion.float().cpu().numpy()
-    _atomic_save_npy(targets["vertices"], motion_np)
-    if render:
-        from talkzoo.render import render_mesh_sequence
+    require_finite(motion_np, f"the model of '{ckpt}'", "the generated motion (check the checkpoint's weights)")
+    stem = Path(audio).stem
+    with write_file_set(targets, overwrite=overwrite) as tmp:
+        np.save(tmp["vertices"], motion_np)
+        if render:
+            from talkzoo.render import render_mesh_sequence
 
-        faces = _faces_for(spec, spec.num_vertices, faces)
-        if faces is None:
-            raise DataError(
-                "no triangle list for rendering: the checkpoint's spec names no faces file; pass --template MESH.obj "
-                "(its faces are used) or --no-render"
+            render_mesh_sequence(
+                motion_np,
+                faces,
+                fps=spec.fps,
+                audio=waveform.numpy(),
+                sample_rate=spec.sample_rate,
+                out_path=tmp["video"],
+                size=size,
+                title=f"{stem} ({model.__class__.__name__})",
             )
-        render_mesh_sequence(
-            motion_np,
-            faces,
-            fps=spec.fps,
-            audio=waveform.numpy(),
-            sample_rate=spec.sample_rate,
-            out_path=targets["video"],
-            size=size,
-            title=f"{stem} ({model.__class__.__name__})",
-        )
     return targets
 
 
@@ -201,6 +257,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=512, help="video frame size in pixels")
     parser.add_argument("--no-render", action="store_true", help="write only the .npy")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load a checkpoint that needs more than weights (full unpickling can run code; "
+                             "only for a file you trust)")
     args = parser.parse_args(argv)
     targets = animate(
         args.ckpt,
@@ -213,6 +272,7 @@ def main(argv: list[str]) -> int:
         render=not args.no_render,
         overwrite=args.overwrite,
         size=args.size,
+        trust=args.trust_checkpoint or None,
     )
     for kind, path in targets.items():
         print(f"{kind}: {path}")

@@ -47,6 +47,10 @@ models and data:
   data prepare video|hdtf|voxceleb --src DIR --out DIR [--landmarker dlib --landmarker-weights FILE]   crop raw videos
   animate --ckpt CKPT --audio WAV --out DIR [--subject S | --template MESH]
 
+Checkpoints load weights-only (a file cannot run code); for a file you trust that needs more:
+  --trust-checkpoint (animate, fit, validate, test, predict) or TALKZOO_TRUST_CHECKPOINTS=1
+`fit --ckpt_path RUN_FOLDER` resumes from the run's last.ckpt in the same folder, exactly.
+
 Multi-GPU and mixed precision: --trainer.devices N --trainer.strategy ddp --trainer.precision bf16-mixed
 """
 
