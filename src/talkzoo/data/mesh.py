@@ -112,6 +112,7 @@ from talkzoo.data.presets.mesh.biwi import BIWI_TEST_B, BIWI_TRAIN
 from talkzoo.data.presets.mesh.vocaset import VOCASET_TEST, VOCASET_TRAIN, VOCASET_VAL
 from talkzoo.errors import ConfigError, DataError
 from talkzoo.data.spec import FAMILY_MESH, MeshDataSpec
+from talkzoo.fileio import require_finite
 
 __all__ = [
     "MESH_PRESETS",
@@ -206,6 +207,7 @@ def read_templates(path: str | Path) -> dict[str, np.ndarray]:
             arr = arr.reshape(-1, 3)
         if arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:
             raise DataError(f"{path}: template of '{name}' has shape {arr.shape}; expected (V, 3)")
+        require_finite(arr, f"{path}[{name}]", "template")
         out[name] = arr
     if not out:
         raise DataError(f"{path}: holds no templates; expected {{subject: (V, 3) array}}")
@@ -362,7 +364,7 @@ class MeshSequenceDataset(Dataset):
                 frames = window
         a0 = int(round(start / self.fps * self.sample_rate))
         a1 = min(samples, int(round((start + frames) / self.fps * self.sample_rate)))
-        verts = _read_frames(mm, start, frames, self.source_fps, self.fps, num_vertices)
+        verts = require_finite(_read_frames(mm, start, frames, self.source_fps, self.fps, num_vertices), rec.vertices, "vertex file")
         del mm
         return MeshSample(
             audio=audio[a0:a1].contiguous(),
