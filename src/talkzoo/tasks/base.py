@@ -27,7 +27,7 @@ from torch import Tensor
 from torchmetrics import MetricCollection
 
 from talkzoo.data.spec import DataSpec
-from talkzoo.errors import ConfigError, FamilyMismatchError
+from talkzoo.errors import ConfigError, DataError, FamilyMismatchError
 from talkzoo.modules import module_config
 from talkzoo.nn.optim import adam
 
@@ -170,6 +170,15 @@ class TalkingFaceTask(L.LightningModule, abc.ABC):
         losses = self.compute_losses(batch)
         if "loss" not in losses:
             raise KeyError(f"{type(self).__name__}.compute_losses must return a 'loss' entry")
+        if not bool(torch.isfinite(losses["loss"].detach()).all()):
+            # Stop before backward/optimizer step: no NaN weights are trained or checkpointed.
+            names = list(getattr(batch, "names", []) or [])
+            raise DataError(
+                f"non-finite training loss ({losses['loss'].detach().float().mean().item()}) at step "
+                f"{self.global_step} (epoch {self.current_epoch}, batch {batch_idx}); batch sequences: "
+                f"{', '.join(map(str, names)) or 'unnamed'}; check those files for NaN/inf values or lower the "
+                "learning rate; training stopped before saving non-finite weights"
+            )
         self._log_losses(losses, "train", len(batch))
         return losses["loss"]
 
