@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,40 @@ from torch import Tensor
 
 from talkzoo.errors import DataError
 
-__all__ = ["load_audio", "save_audio", "resample"]
+__all__ = ["TruncatedAudioWarning", "load_audio", "save_audio", "resample", "wav_shortfall"]
+
+
+class TruncatedAudioWarning(UserWarning):
+    """An audio file holds fewer bytes than its header declares (a cut or partly copied file)."""
+
+
+def wav_shortfall(path: str | os.PathLike) -> tuple[int, int] | None:
+    """For a RIFF/RIFX WAVE file whose ``data`` chunk is cut short: ``(bytes present, bytes declared)``.
+
+    Reads only the chunk headers. Returns ``None`` for complete files, for non-WAV files, and for
+    streamed WAVs whose header leaves the length open (``0`` or ``0xFFFFFFFF``, RF64).
+    """
+    path = Path(path)
+    try:
+        size_on_disk = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return None
+            order = "little" if head[:4] == b"RIFF" else "big"
+            while True:
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                size = int.from_bytes(chunk[4:], order)
+                if chunk[:4] == b"data":
+                    present = size_on_disk - handle.tell()
+                    if size in (0, 0xFFFFFFFF) or present >= size:
+                        return None
+                    return max(present, 0), size
+                handle.seek(size + (size & 1), 1)
+    except OSError:
+        return None
 
 #: soxr quality recipe used by :func:`resample` ("HQ": 20-bit precision, linear phase).
 SOXR_QUALITY = "HQ"
@@ -79,12 +113,24 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> Tensor:
     Raises:
         DataError: the file is missing or a folder, libsndfile cannot read it (corrupt or not
             audio), it holds no samples, or it holds NaN/inf samples. The message names the file.
+
+    Warns:
+        TruncatedAudioWarning: a WAV file is shorter than its header declares (see
+            :func:`wav_shortfall`); the samples present are returned.
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"audio file not found: {path}")
     if not path.is_file():
         raise DataError(f"audio path is not a file: {path}")
+    short = wav_shortfall(path)
+    if short is not None:
+        warnings.warn(
+            f"audio file {path} is shorter than its header says ({short[0]} of {short[1]} data bytes, "
+            f"{100.0 * short[0] / short[1]:.0f} %); it looks truncated, only the samples present are used",
+            TruncatedAudioWarning,
+            stacklevel=2,
+        )
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, EOFError, ValueError) as err:
