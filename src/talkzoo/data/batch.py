@@ -203,8 +203,18 @@ def frames_to_float(frames: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------
 # typed items (one dataset index) and one collate per batch type
 # --------------------------------------------------------------------------------------------
+class _KeyAccess:
+    """``sample["frames"]`` reads ``sample.frames`` (items were plain dicts before they were typed)."""
+
+    def __getitem__(self, key: str) -> object:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+
 @dataclass
-class MeshSample:
+class MeshSample(_KeyAccess):
     """One sequence of an audio → mesh dataset (before collation into a :class:`MeshBatch`).
 
     Attributes:
@@ -225,7 +235,7 @@ class MeshSample:
 
 
 @dataclass
-class VideoSample:
+class VideoSample(_KeyAccess):
     """One audio → video clip window (before collation into a :class:`VideoBatch`).
 
     Attributes:
@@ -251,7 +261,7 @@ class VideoSample:
 
 
 @dataclass
-class ReenactmentSample:
+class ReenactmentSample(_KeyAccess):
     """One reenactment sample (before collation into a :class:`ReenactmentBatch`).
 
     Attributes:

@@ -97,11 +97,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from talkzoo.data.base import SPLITS, TalkzooDataModule
@@ -115,6 +113,8 @@ from talkzoo.data.spec import FAMILY_MESH, MeshDataSpec
 from talkzoo.fileio import require_finite
 
 __all__ = [
+    "BIWI_TEST_B",
+    "BIWI_TRAIN",
     "MESH_PRESETS",
     "MeshPreset",
     "MeshSample",
@@ -124,6 +124,9 @@ __all__ = [
     "collate_mesh_batch",
     "parse_sequence_name",
     "read_templates",
+    "VOCASET_TEST",
+    "VOCASET_TRAIN",
+    "VOCASET_VAL",
 ]
 
 log = logging.getLogger(__name__)
@@ -306,6 +309,8 @@ class MeshSequenceDataset(Dataset):
         fps: frame rate of the returned motion (frames/s); see the module docstring for the
             decimation/interpolation rule.
         sample_rate: audio rate of the returned waveform in Hz.
+        vertex_scale: factor applied to the stored vertices (metres per stored unit), the same
+            as the datamodule applies to ``templates``.
         max_seconds: if set, each sample is a random window of at most this many seconds
             (training); ``None`` returns whole sequences (validation/test/predict). Windows
             are drawn with torch's global RNG (seeded per worker by Lightning's
@@ -328,8 +333,10 @@ class MeshSequenceDataset(Dataset):
         fps: float,
         sample_rate: int = 16000,
         max_seconds: float | None = None,
+        vertex_scale: float = 1.0,
     ) -> None:
         self.records = list(records)
+        self.vertex_scale = float(vertex_scale)
         self.templates = templates
         self.source_fps = float(source_fps)
         self.fps = float(fps)
@@ -365,6 +372,8 @@ class MeshSequenceDataset(Dataset):
         a0 = int(round(start / self.fps * self.sample_rate))
         a1 = min(samples, int(round((start + frames) / self.fps * self.sample_rate)))
         verts = require_finite(_read_frames(mm, start, frames, self.source_fps, self.fps, num_vertices), rec.vertices, "vertex file")
+        if self.vertex_scale != 1.0:
+            verts = (verts * self.vertex_scale).astype(np.float32)
         del mm
         return MeshSample(
             audio=audio[a0:a1].contiguous(),
@@ -420,6 +429,9 @@ class MeshSequenceDataModule(TalkzooDataModule):
             ``root/regions/upper_face.txt``).
         face_region: face-region index file (demo: ``root/regions/face.txt`` if present).
         faces_file: ``(F, 3)`` int ``.npy`` triangles (demo: ``root/faces.npy``).
+        vertex_scale: metres per stored coordinate unit; templates and vertices are multiplied
+            by it so batches are in metres (``None``: the preset's ``metres_per_unit``, e.g.
+            1e-3 for Multiface's millimetres, 1 elsewhere).
         test_set: BIWI only: ``"A"`` (seen subjects F2 F3 F4 M3 M4 M5, sentences 37-40) or
             ``"B"`` (unseen F1 F5 F6 F7 F8 M1 M2 M6, sentences 37-40).
         demo_protocol: demo preset only: ``"speakers"`` (VOCASET-like: held-out speakers, the
@@ -464,6 +476,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
         upper_face_region: str | None = None,
         face_region: str | None = None,
         faces_file: str | None = None,
+        vertex_scale: float | None = None,
         test_set: str = "A",
         demo_protocol: str = "speakers",
         predict_split: str = "test",
@@ -481,7 +494,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
         for label, value in (("sample_rate", sample_rate), ("batch_size", batch_size)):
             if int(value) <= 0:
                 raise ConfigError(f"{label} must be a positive integer, got {value}")
-        for label, value in (("fps", fps), ("source_fps", source_fps), ("max_seconds", max_seconds)):
+        for label, value in (("fps", fps), ("source_fps", source_fps), ("max_seconds", max_seconds), ("vertex_scale", vertex_scale)):
             if value is not None and not float(value) > 0:
                 raise ConfigError(f"{label} must be positive, got {value}")
         if num_workers < 0:
@@ -497,6 +510,8 @@ class MeshSequenceDataModule(TalkzooDataModule):
         self.batch_size = int(batch_size)
         self.num_workers = int(num_workers)
         self.max_seconds = max_seconds
+        self.vertex_scale_arg = vertex_scale
+        self.vertex_scale = float(vertex_scale) if vertex_scale is not None else float(preset_obj.metres_per_unit)
         self.region_args = {
             "lip_region": lip_region,
             "upper_face_region": upper_face_region,
@@ -566,7 +581,12 @@ class MeshSequenceDataModule(TalkzooDataModule):
         """``{subject: (V, 3) float32}`` from ``root/templates.pkl`` (read once, restricted unpickler)."""
         if self._templates is None:
             self._check_root()
-            self._templates = read_templates(self.root / "templates.pkl")
+            stored = read_templates(self.root / "templates.pkl")
+            self.preset.check_units(stored, self.root / "templates.pkl", self.vertex_scale_arg is not None)
+            self._templates = (
+                stored if self.vertex_scale == 1.0
+                else {k: (np.asarray(v) * self.vertex_scale).astype(np.float32) for k, v in stored.items()}
+            )  # fmt: skip
         return self._templates
 
     def _region_paths(self) -> dict[str, str | None]:
@@ -635,6 +655,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
                 face_region=regions["face_region"],
                 faces_file=regions["faces_file"],
                 templates_file=str((self.root / "templates.pkl").resolve()),
+                templates_scale=self.vertex_scale,
             )
         return self._spec
 
@@ -675,9 +696,10 @@ class MeshSequenceDataModule(TalkzooDataModule):
         found: list[SequenceRecord] = []
         per_subject: dict[str, int] = {s: 0 for s in subjects}
         for stem in sorted(set(npys) | set(wavs)):
-            subject, _token, sentence = parse_sequence_name(npys.get(stem) or wavs[stem])
+            subject, token, sentence = parse_sequence_name(npys.get(stem) or wavs[stem])
             if subject not in subject_set:
                 continue
+            self.preset.check_sequence(npys.get(stem) or wavs[stem], token)
             if wanted_sentences is not None and sentence not in wanted_sentences:
                 continue
             if stem not in npys or stem not in wavs:
@@ -769,6 +791,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
             fps=res.fps,
             sample_rate=self.sample_rate,
             max_seconds=self.max_seconds if split == "train" else None,
+            vertex_scale=self.vertex_scale,
         )
 
     def dataset_for(self, split: str, stage: str) -> MeshSequenceDataset:
@@ -778,7 +801,7 @@ class MeshSequenceDataModule(TalkzooDataModule):
             res = self._resolve()
             dataset = MeshSequenceDataset(
                 dataset.records, dataset.templates, source_fps=res.source_fps, fps=res.fps,
-                sample_rate=self.sample_rate, max_seconds=None,
+                sample_rate=self.sample_rate, max_seconds=None, vertex_scale=self.vertex_scale,
             )
         return dataset
 

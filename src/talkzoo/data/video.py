@@ -89,6 +89,7 @@ item is read): no audio track (audio → video only), variable frame rate, frame
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import re
@@ -100,10 +101,26 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from talkzoo.data.base import TalkzooDataModule
-from talkzoo.data.batch import ReenactmentBatch, VideoBatch, lengths_to_mask
+from talkzoo.data.base import SPLITS, TalkzooDataModule
+from talkzoo.data.batch import (
+    ReenactmentBatch,
+    ReenactmentSample,
+    VideoBatch,
+    VideoSample,
+    collate_reenactment_batch,
+    collate_video_batch,
+)
+from talkzoo.data.presets import get_preset, presets
+from talkzoo.data.presets.video.base import (
+    ClipRecord,
+    NoSplit,
+    PairRecord,
+    VideoPreset,
+    read_split_file,
+)
+from talkzoo.data.presets.video.ravdess import RAVDESS_ACTORS  # noqa: F401  (re-export)
 from talkzoo.data.spec import FAMILY_REENACT, FAMILY_VIDEO, ReenactmentDataSpec, VideoDataSpec
 from talkzoo.errors import ConfigError, DataError
 
@@ -122,185 +139,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-_VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".flv")
-
-
-# --------------------------------------------------------------------------------------------
-# presets
-# --------------------------------------------------------------------------------------------
-class _NoSplit(DataError):
-    """The preset has no built-in list for a split and no ``splits/<split>.txt`` was found."""
-
-
-@dataclass(frozen=True)
-class VideoPreset:
-    """One dataset's layout and protocol.
-
-    Attributes:
-        name: preset id.
-        image_size: frame side in pixels the paper uses (``None``: from meta.json or the user).
-        fps: frame rate served, frames/s.
-        sample_rate: audio rate served, Hz.
-        families: task families the data supports (no audio → reenactment only).
-        layout: the folder layout expected (for messages).
-        split_source: where the split comes from.
-        get_data: how to obtain and prepare the data (for "root missing" messages).
-    """
-
-    name: str
-    image_size: int | None
-    fps: float
-    sample_rate: int
-    families: tuple[str, ...]
-    layout: str
-    split_source: str
-    get_data: str
-
-
-_PREPARED_LAYOUT = (
-    "ROOT/meta.json, ROOT/videos/<clip_id>.mp4, ROOT/splits/{train,val,test}.txt, optional "
-    "ROOT/landmarks/<clip_id>.npy and ROOT/pairs/test_pairs.csv"
-)
-_BOTH = (FAMILY_VIDEO, FAMILY_REENACT)
-
-VIDEO_PRESETS: dict[str, VideoPreset] = {
-    "prepared": VideoPreset(
-        "prepared", None, 25.0, 16000, _BOTH, _PREPARED_LAYOUT, "ROOT/splits/*.txt",
-        "prepare a dataset with `talkzoo data prepare <dataset> --src DIR --out ROOT`",
-    ),
-    "demo": VideoPreset(
-        "demo", None, 25.0, 16000, _BOTH, _PREPARED_LAYOUT, "ROOT/splits/*.txt",
-        "generate the demo corpus with `talkzoo data demo --family video --out ROOT`",
-    ),
-    "hdtf": VideoPreset(
-        "hdtf", 512, 25.0, 16000, _BOTH,
-        "ROOT/{RD,WDA,WRA}_<Name>_<NNN>.mp4 (512x512 face crops, 25 fps, with audio) and "
-        "ROOT/splits/{train,val,test}.txt",
-        "FLOAT (Ki et al., 2024) §5.1; its HDTF lists are unpublished (train 240 videos / 230 identities, "
-        "test 78 identities x 15 s, disjoint identities): supply ROOT/splits/*.txt",
-        "download HDTF (https://github.com/MRzzm/HDTF: YouTube ids and crop/time annotations), cut the "
-        "clips, then `talkzoo data prepare hdtf --src DIR --out ROOT` (face crop to 512x512, 25 fps, 16 kHz)",
-    ),
-    "ravdess": VideoPreset(
-        "ravdess", 512, 25.0, 16000, _BOTH,
-        "ROOT/Actor_NN/01-VV-EE-II-SS-RR-NN.mp4 (the Video_Speech/Video_Song release, face-cropped to 512x512)",
-        "FLOAT §5.1: 22 training actors, 2 test actors (unnamed; talkzoo uses actors 23 and 24, val = test)",
-        "download Video_Speech_Actor_NN.zip / Video_Song_Actor_NN.zip from https://zenodo.org/records/1188976 "
-        "(CC BY-NC-SA 4.0), then `talkzoo data prepare ravdess --src DIR --out ROOT`",
-    ),
-    "lrw": VideoPreset(
-        "lrw", 256, 25.0, 16000, _BOTH,
-        "ROOT/lipread_mp4/<WORD>/{train,val,test}/<WORD>_<NNNNN>.mp4 (256x256, 25 fps, 29 frames)",
-        "the official LRW split (Chung & Zisserman, ACCV 2016), as AMIE (IJCAI 2020) uses it",
-        "request LRW from https://www.robots.ox.ac.uk/~vgg/data/lip_reading/lrw1.html (BBC licence) and unpack "
-        "lrw-v1 so that ROOT/lipread_mp4/ABOUT/train/ABOUT_00001.mp4 exists",
-    ),
-    "grid": VideoPreset(
-        "grid", 256, 25.0, 16000, _BOTH,
-        "ROOT/s<N>/<utterance>.mpg (or .mp4; sidecar <utterance>.wav allowed), face-cropped to 256x256",
-        "AMIE Table 2: cross-dataset test on GRID (every speaker); train/val need ROOT/splits/*.txt",
-        "download the GRID corpus from https://spandh.dcs.shef.ac.uk/gridcorpus/ (CC BY 4.0; s<N>.mpg_vcd.zip), "
-        "then `talkzoo data prepare grid --src DIR --out ROOT` (face crop to 256x256)",
-    ),
-    "voxceleb1": VideoPreset(
-        "voxceleb1", 256, 25.0, 16000, (FAMILY_REENACT,),
-        "ROOT/{train,test}/<id>#<youtube>#<start>#<end>.mp4 (an mp4 file or a folder of 0000000.png frames, "
-        "256x256, as FOMM's video-preprocessing writes them); pairs ROOT/pairs/test_pairs.csv or ROOT/vox_evaluation.csv",
-        "FOMM/DaGAN's VoxCeleb1 train/test split (val = test); DaGAN's evaluation pairs data/vox_evaluation.csv",
-        "request VoxCeleb1 (https://www.robots.ox.ac.uk/~vgg/data/voxceleb/vox1.html) and crop it with "
-        "https://github.com/AliaksandrSiarohin/video-preprocessing (`python load_videos.py --format .png "
-        "--image_shape 256,256`); copy DaGAN's data/vox_evaluation.csv into ROOT for its evaluation pairs",
-    ),
-    "celebv": VideoPreset(
-        "celebv", 256, 25.0, 16000, (FAMILY_REENACT,),
-        "ROOT/<Celebrity>/Image/*.jpg (five celebrities) and ROOT/celeV_cross_id_evaluation.csv",
-        "DaGAN's CelebV cross-identity test pairs (data/celeV_cross_id_evaluation.csv); test only",
-        "get CelebV (ReenactGAN, Wu et al. ECCV 2018: https://github.com/wywu/ReenactGAN) and copy DaGAN's "
-        "data/celeV_cross_id_evaluation.csv into ROOT",
-    ),
-    "custom": VideoPreset(
-        "custom", None, 25.0, 16000, _BOTH,
-        "ROOT/videos/<clip_id>.<mp4|mpg|avi|mov|mkv> or frame folders, ROOT/splits/{train,val,test}.txt",
-        "ROOT/splits/*.txt",
-        "put your clips (face-cropped, square, constant frame rate) in ROOT/videos/ and list them in ROOT/splits/",
-    ),
-}
-
-#: RAVDESS split by actor number (see the module docstring).
-RAVDESS_ACTORS = {"train": tuple(range(1, 23)), "val": (23, 24), "test": (23, 24)}
-_RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
-
-
-def read_split_file(path: Path) -> list[str]:
-    """Read a split list: one clip id per line; blank lines and comments are ignored.
-
-    A comment is a line starting with ``#`` or the rest of a line after whitespace + ``#``
-    (a ``#`` inside a name, as in VoxCeleb's ``id10001#7w0IBEWc9Qw#000993#001143``, is kept).
-
-    Raises:
-        DataError: unreadable file.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the split list ({exc})") from exc
-    out = []
-    for line in text.splitlines():
-        line = re.split(r"\s#", line, maxsplit=1)[0].strip()  # '#' inside a name (VoxCeleb ids) is kept
-        if line and not line.startswith("#"):
-            out.append(line)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# records
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ClipRecord:
-    """One video of a split (found by listing; ``num_frames`` etc. filled by probing).
-
-    Attributes:
-        clip_id: the clip's id (file stem; GRID ``s<N>_<utt>``; VoxCeleb name without ``.mp4``).
-        path: video file or frame folder.
-        speaker: identity name ("" when the dataset names none, as LRW).
-        speaker_index: index into ``spec.speakers`` or -1.
-        subject: name reported in ``batch.subjects`` (the identity, or LRW's word).
-        audio_path: sidecar audio file used when the video has no audio track, or None.
-        landmarks: ``landmarks/<clip_id>.npy`` when present, else None.
-        num_frames: frames at the served ``fps`` (after frame-rate conversion); 0 before probing.
-        src_fps: the stored frame rate (frames/s).
-        src_frames: frames stored in the file.
-    """
-
-    clip_id: str
-    path: Path
-    speaker: str
-    speaker_index: int = -1
-    subject: str = ""
-    audio_path: Path | None = None
-    landmarks: Path | None = None
-    num_frames: int = 0
-    src_fps: float = 25.0
-    src_frames: int = 0
-
-
-@dataclass(frozen=True)
-class PairRecord:
-    """One reenactment evaluation pair.
-
-    Attributes:
-        name: ``"<source>__<driving>"`` (with frame numbers for frame pairs).
-        source: the source clip; source_frame: its frame used as the source (served-fps index).
-        driving: the driving clip; driving_frame: a single driving frame (frame pairs, as DaGAN's
-            ``vox_evaluation.csv``) or None for the whole driving clip.
-    """
-
-    name: str
-    source: ClipRecord
-    source_frame: int
-    driving: ClipRecord
-    driving_frame: int | None
+#: Every 2D preset by name (compatibility view of the registry :mod:`talkzoo.data.presets`).
+VIDEO_PRESETS: dict[str, VideoPreset] = {p.name: p for p in presets("video")}  # type: ignore[misc]
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -336,8 +177,9 @@ class VideoClipDataset(Dataset):
         with_audio: read the audio track (audio → video family).
         decode_threads: decord threads per reader.
 
-    Each item is a dict with ``frames`` ``(T, H, W, 3)`` uint8, ``source`` ``(H, W, 3)`` uint8,
-    ``audio`` ``(S,)`` float32 / ``audio_mask`` ``(S,)`` bool (when ``with_audio``),
+    Each item is a :class:`~talkzoo.data.batch.VideoSample` (``with_audio``) or a
+    :class:`~talkzoo.data.batch.ReenactmentSample`: ``frames`` ``(T, H, W, 3)`` uint8, ``source``
+    ``(H, W, 3)`` uint8, ``audio`` ``(S,)`` float32 / ``audio_mask`` ``(S,)`` bool (audio only),
     ``landmarks`` ``(T, 68, 2)`` / ``source_landmarks`` ``(68, 2)`` float32 pixels or None,
     ``speaker`` int, ``name``, ``subject``. Random choices use torch's global RNG (seeded per
     worker by Lightning's ``seed_everything(workers=True)``).
@@ -386,7 +228,7 @@ class VideoClipDataset(Dataset):
             )
         return torch.from_numpy(np.array(arr[src_idx], dtype=np.float32))
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> VideoSample | ReenactmentSample:
         item = self.items[index]
         rec = item.clip
         index_map = _src_index_map(rec, self.fps)
@@ -428,14 +270,18 @@ class VideoClipDataset(Dataset):
                 )
         lms = self._landmarks(rec, window)
         src_lms = self._landmarks(src_rec, src_idx)
-        out.update(
+        common = dict(
+            frames=out["frames"],
+            source=out["source"],
             landmarks=lms,
             source_landmarks=src_lms[0] if src_lms is not None else None,
             speaker=rec.speaker_index,
             name=item.name or rec.clip_id,
             subject=src_rec.subject or src_rec.speaker,
         )
-        return out
+        if self.with_audio:
+            return VideoSample(audio=out["audio"], audio_mask=out["audio_mask"], **common)
+        return ReenactmentSample(**common)
 
 
 def _open_landmarks(path: Path) -> np.ndarray:
@@ -455,92 +301,6 @@ def _check_size(info: Any, image_size: int) -> None:
             f"{image_size}x{image_size}; face-crop and resize the data first (`talkzoo data prepare`) or set "
             "image_size to match"
         )
-
-
-def _to_float(frames: Tensor) -> Tensor:
-    """uint8 ``(..., H, W, 3)`` → float32 ``(..., 3, H, W)`` in [0, 1]."""
-    return frames.movedim(-1, -3).float().div_(255.0)
-
-
-def _pad_frames(items: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    lengths = torch.tensor([x.shape[0] for x in items], dtype=torch.long)
-    width = int(lengths.max())
-    h, w = items[0].shape[1:3]
-    out = torch.zeros(len(items), width, 3, h, w, dtype=torch.float32)
-    for b, x in enumerate(items):
-        out[b, : x.shape[0]] = _to_float(x)
-    return out, lengths_to_mask(lengths, width)
-
-
-def _pad_landmarks(samples: Sequence[dict[str, Any]], width: int) -> tuple[Tensor | None, Tensor | None]:
-    if any(s["landmarks"] is None for s in samples) or any(s["source_landmarks"] is None for s in samples):
-        return None, None
-    out = torch.zeros(len(samples), width, 68, 2, dtype=torch.float32)
-    for b, s in enumerate(samples):
-        out[b, : s["landmarks"].shape[0]] = s["landmarks"]
-    return out, torch.stack([s["source_landmarks"] for s in samples])
-
-
-def collate_video_batch(samples: Sequence[dict[str, Any]]) -> VideoBatch:
-    """Right-pad audio → video samples into a :class:`~talkzoo.data.batch.VideoBatch`.
-
-    Returns:
-        ``audio (B, S)`` float32 / ``audio_mask (B, S)`` bool, ``frames (B, T, 3, H, W)`` float32
-        in [0, 1] / ``frame_mask (B, T)``, ``source (B, 3, H, W)``, ``speaker (B,)`` int64,
-        ``landmarks (B, T, 68, 2)`` and ``source_landmarks (B, 68, 2)`` float32 pixels when every
-        sample has them (else None), ``names``, ``subjects``.
-
-    Raises:
-        DataError: an empty list.
-    """
-    if not samples:
-        raise DataError("collate_video_batch: got an empty list of samples")
-    frames, frame_mask = _pad_frames([s["frames"] for s in samples])
-    a_len = torch.tensor([s["audio"].shape[0] for s in samples], dtype=torch.long)
-    audio = torch.zeros(len(samples), int(a_len.max()), dtype=torch.float32)
-    audio_mask = torch.zeros(len(samples), int(a_len.max()), dtype=torch.bool)
-    for b, s in enumerate(samples):
-        audio[b, : s["audio"].shape[0]] = s["audio"]
-        audio_mask[b, : s["audio"].shape[0]] = s["audio_mask"]
-    lms, src_lms = _pad_landmarks(samples, frames.shape[1])
-    return VideoBatch(
-        audio=audio,
-        audio_mask=audio_mask,
-        frames=frames,
-        frame_mask=frame_mask,
-        source=torch.stack([_to_float(s["source"]) for s in samples]),
-        speaker=torch.tensor([s["speaker"] for s in samples], dtype=torch.long),
-        names=[s["name"] for s in samples],
-        subjects=[s["subject"] for s in samples],
-        landmarks=lms,
-        source_landmarks=src_lms,
-    )
-
-
-def collate_reenactment_batch(samples: Sequence[dict[str, Any]]) -> ReenactmentBatch:
-    """Right-pad reenactment samples into a :class:`~talkzoo.data.batch.ReenactmentBatch`.
-
-    Returns:
-        ``source (B, 3, H, W)`` float32 in [0, 1], ``driving (B, T, 3, H, W)`` / ``frame_mask
-        (B, T)``, ``driving_landmarks (B, T, 68, 2)`` / ``source_landmarks (B, 68, 2)`` when every
-        sample has them (else None), ``names``, ``subjects`` (source identities).
-
-    Raises:
-        DataError: an empty list.
-    """
-    if not samples:
-        raise DataError("collate_reenactment_batch: got an empty list of samples")
-    driving, mask = _pad_frames([s["frames"] for s in samples])
-    lms, src_lms = _pad_landmarks(samples, driving.shape[1])
-    return ReenactmentBatch(
-        source=torch.stack([_to_float(s["source"]) for s in samples]),
-        driving=driving,
-        frame_mask=mask,
-        names=[s["name"] for s in samples],
-        subjects=[s["subject"] for s in samples],
-        driving_landmarks=lms,
-        source_landmarks=src_lms,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -575,12 +335,11 @@ class _VideoDataModuleBase(TalkzooDataModule):
         decode_threads: int = 1,
         pin_memory: bool = False,
         seed: int = 0,
+        test_split: str = "test",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if preset not in VIDEO_PRESETS:
-            raise ConfigError(f"preset '{preset}' is unknown; expected one of {sorted(VIDEO_PRESETS)}")
-        self.preset = VIDEO_PRESETS[preset]
+        self.preset: VideoPreset = get_preset("video", preset)  # type: ignore[assignment]
         if self.family not in self.preset.families:
             raise ConfigError(
                 f"preset '{preset}' has no audio (FOMM's preprocessing drops it) and serves only "
@@ -590,11 +349,16 @@ class _VideoDataModuleBase(TalkzooDataModule):
             "source_frame": (source_frame, ("random", "first")),
             "eval_mode": (eval_mode, ("whole", "windows")),
             "short_clips": (short_clips, ("skip", "pad", "error")),
-            "predict_split": (predict_split, SPLITS),
         }
         for label, (value, allowed) in choices.items():
             if value not in allowed:
                 raise ConfigError(f"{label}={value!r} is unknown; expected one of {list(allowed)}")
+        for label, value in (("predict_split", predict_split), ("test_split", test_split)):
+            if not isinstance(value, str) or not _SPLIT_NAME.match(value):
+                raise ConfigError(
+                    f"{label}={value!r} is unknown; expected one of {list(SPLITS)} or the name of a split list "
+                    "ROOT/splits/<name>.txt"
+                )
         if clip_frames is None:
             clip_frames = self._default_clip_frames
         for label, value in (("clip_frames", clip_frames), ("batch_size", batch_size), ("decode_threads", decode_threads)):
@@ -607,6 +371,7 @@ class _VideoDataModuleBase(TalkzooDataModule):
                 raise ConfigError(f"{label} must be positive, got {value!r}")
         if preset == "custom" and image_size is None:
             raise ConfigError("preset 'custom' needs image_size (the side of your square face crops, in pixels)")
+        self.test_split = test_split
         self.root = Path(root).expanduser()
         self.image_size_arg, self.fps_arg, self.sample_rate_arg = image_size, fps, sample_rate
         self.clip_frames = int(clip_frames)
@@ -628,81 +393,58 @@ class _VideoDataModuleBase(TalkzooDataModule):
         self._meta: dict[str, Any] | None = None
         self._listing: dict[str, list[ClipRecord]] = {}
         self._spec: Any = None
-        self.datasets: dict[str, VideoClipDataset] = {}
+        self._prepared: bool | None = None
 
     # ------------------------------------------------------------------ root and meta
-    def _missing(self, what: Path | str) -> DataError:
-        return DataError(
-            f"dataset root {self.root} is missing or not in the '{self.preset.name}' layout [missing: {what}]. "
-            f"Expected {self.preset.layout}. To get it: {self.preset.get_data}"
-        )
+    @property
+    def prepared(self) -> bool:
+        """Whether the root is read in the prepared layout (the preset's own, or a meta.json there)."""
+        if self._prepared is None:
+            self._prepared = self.preset.is_prepared(self.root)
+        return self._prepared
 
     def _check_root(self) -> None:
-        if not self.root.is_dir():
-            raise self._missing(self.root)
-        name = self.preset.name
-        if name in ("prepared", "demo"):
-            for part in ("meta.json", "videos", "splits"):
-                if not (self.root / part).exists():
-                    raise self._missing(self.root / part)
-        elif name == "custom":
-            if not (self.root / "videos").is_dir():
-                raise self._missing(self.root / "videos")
-        elif name == "lrw":
-            if self._lrw_root() is None:
-                raise self._missing(self.root / "lipread_mp4" / "<WORD>" / "train")
-        elif name == "ravdess":
-            if not any(self.root.glob("Actor_[0-9][0-9]")):
-                raise self._missing(self.root / "Actor_01")
-        elif name == "grid":
-            if not any(p.is_dir() for p in self.root.glob("s[0-9]*")):
-                raise self._missing(self.root / "s1")
-        elif name == "voxceleb1":
-            if not any((self.root / s).is_dir() for s in ("train", "test")):
-                raise self._missing(self.root / "test")
-        elif name == "celebv":
-            if not any(self.root.glob("*/Image")):
-                raise self._missing(self.root / "<Celebrity>" / "Image")
-        elif name == "hdtf":
-            if not any(self.root.glob("*.mp4")):
-                raise self._missing(self.root / "WDA_<Name>_000.mp4")
-
-    def _lrw_root(self) -> Path | None:
-        for cand in (self.root / "lipread_mp4", self.root):
-            if cand.is_dir() and (any(cand.glob("*/train")) or any(cand.glob("*/test"))):
-                return cand
-        return None
+        self.preset.check(self.root, self.prepared)
 
     def meta(self) -> dict[str, Any]:
-        """``ROOT/meta.json`` (prepared/demo; custom when present), read once; ``{}`` otherwise.
+        """``ROOT/meta.json`` of a prepared root, read once; ``{}`` otherwise (or when absent for ``custom``).
 
         Raises:
             DataError: unreadable JSON, a wrong ``format``, or malformed ``clips``.
         """
         if self._meta is None:
             path = self.root / "meta.json"
-            if self.preset.name in ("prepared", "demo") or (self.preset.name == "custom" and path.is_file()):
+            self._meta = {}
+            if self.prepared:
                 self._check_root()
-                try:
-                    data = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise DataError(f"{path}: not readable JSON ({exc})") from exc
-                if not isinstance(data, dict) or not str(data.get("format", "")).startswith("talkzoo-video/"):
-                    raise DataError(f'{path}: expected a JSON object with "format": "talkzoo-video/1" (the prepared layout)')
-                if not isinstance(data.get("clips", {}), dict):
-                    raise DataError(f'{path}: "clips" must be an object {{clip_id: {{"speaker": ..., "frames": ...}}}}')
-                self._meta = data
-            else:
-                self._meta = {}
+                if path.is_file():
+                    try:
+                        data = json.loads(path.read_text(encoding="utf-8"))
+                    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                        raise DataError(f"{path}: not readable JSON ({exc})") from exc
+                    if not isinstance(data, dict) or not str(data.get("format", "")).startswith("talkzoo-video/"):
+                        raise DataError(
+                            f'{path}: expected a JSON object with "format": "talkzoo-video/1" (the prepared layout)'
+                        )
+                    if not isinstance(data.get("clips", {}), dict):
+                        raise DataError(
+                            f'{path}: "clips" must be an object {{clip_id: {{"speaker": ..., "frames": ...}}}}'
+                        )
+                    self._meta = data
         return self._meta
+
+    @property
+    def dataset_name(self) -> str:
+        """``spec.dataset``: the preset's name, or the dataset a prepared root records (``hdtf``, ...)."""
+        return self.preset.dataset_name(self.root, self.meta(), self.prepared)
 
     # ------------------------------------------------------------------ resolved values
     @property
     def image_size(self) -> int:
-        """Frame side in pixels: the argument, else meta.json ``size``, else the preset's."""
+        """Frame side in pixels: the argument, else a prepared root's meta.json ``size``, else the preset's."""
         if self.image_size_arg is not None:
             return int(self.image_size_arg)
-        if self.preset.image_size is not None:
+        if self.preset.image_size is not None and not (self.prepared and "size" in self.meta()):
             return self.preset.image_size
         size = self.meta().get("size")
         if not isinstance(size, int) or size <= 0:
@@ -733,96 +475,25 @@ class _VideoDataModuleBase(TalkzooDataModule):
         return p if p.is_file() else None
 
     def _all_clips(self) -> dict[str, ClipRecord]:
-        """Every clip of the layout by id (split ignored; listing only)."""
-        name, root = self.preset.name, self.root
-        fps0 = self.preset.fps
-        out: dict[str, ClipRecord] = {}
-
-        def add(clip_id: str, path: Path, speaker: str, subject: str = "", audio: Path | None = None) -> None:
-            out[clip_id] = ClipRecord(clip_id, path, speaker, subject=subject or speaker, audio_path=audio,
-                                      landmarks=self._landmark_path(clip_id), src_fps=fps0)
-
-        if name in ("prepared", "demo", "custom"):
-            clips = self.meta().get("clips", {})
-            for p in sorted((root / "videos").iterdir()):
-                if p.name.startswith("."):
-                    continue
-                if p.is_dir() or p.suffix.lower() in _VIDEO_SUFFIXES:
-                    cid = p.stem if p.is_file() else p.name
-                    entry = clips.get(cid, {})
-                    speaker = str(entry.get("speaker", "")) if isinstance(entry, dict) else ""
-                    if not speaker:
-                        speaker = cid.rsplit("_", 1)[0] if name == "custom" else cid
-                    add(cid, p, speaker)
-        elif name == "hdtf":
-            for p in sorted(root.glob("*.mp4")):
-                add(p.stem, p, re.sub(r"_\d+$", "", p.stem))
-        elif name == "ravdess":
-            skipped = 0
-            for p in sorted(root.glob("Actor_*/*.mp4")):
-                m = _RAVDESS_NAME.match(p.stem)
-                if m is None:
-                    log.warning("%s: skipped, not a RAVDESS file name (MM-VV-EE-II-SS-RR-AA.mp4)", p)
-                    continue
-                if m.group(1) != "01":
-                    skipped += 1
-                    log.info("%s: skipped, modality %s is not audio-video (01)", p, m.group(1))
-                    continue
-                add(p.stem, p, f"Actor_{m.group(7)}")
-            if skipped:
-                log.info("RAVDESS: skipped %d video-only (modality 02) files without speech", skipped)
-        elif name == "lrw":
-            lrw = self._lrw_root()
-            assert lrw is not None
-            for p in sorted(lrw.glob("*/*/*.mp4")):  # names repeat across splits: id = WORD/split/stem
-                add(f"{p.parent.parent.name}/{p.parent.name}/{p.stem}", p, "", subject=p.parent.parent.name)
-        elif name == "grid":
-            for spk in sorted(d for d in root.glob("s[0-9]*") if d.is_dir()):
-                for p in sorted(spk.iterdir()):
-                    if p.suffix.lower() in _VIDEO_SUFFIXES:
-                        wav = p.with_suffix(".wav")
-                        add(f"{spk.name}_{p.stem}", p, spk.name, audio=wav if wav.is_file() else None)
-        elif name == "voxceleb1":
-            for part in ("train", "test"):
-                d = root / part
-                if d.is_dir():
-                    for p in sorted(d.iterdir()):
-                        if p.is_dir() or p.suffix.lower() in _VIDEO_SUFFIXES:
-                            cid = p.name[:-4] if p.name.endswith(".mp4") else p.stem
-                            add(cid, p, cid.split("#", 1)[0])
-        elif name == "celebv":
-            for d in sorted(root.glob("*/Image")):
-                if d.is_dir():
-                    add(d.parent.name, d, d.parent.name)
-        return out
+        """Every clip of the root by id (split ignored; listing only; landmarks attached)."""
+        if self.prepared:
+            clips = self.preset.list_prepared(self.root, self.meta())
+        else:
+            clips = self.preset.list_clips(self.root)
+        return {
+            c.clip_id: dataclasses.replace(c, landmarks=self._landmark_path(c.clip_id), src_fps=self.preset.fps)
+            for c in clips
+        }
 
     def _builtin_split(self, split: str, clips: dict[str, ClipRecord]) -> list[str]:
-        name = self.preset.name
-        if name == "ravdess":
-            actors = {f"Actor_{a:02d}" for a in RAVDESS_ACTORS[split]}
-            return [c for c, r in clips.items() if r.speaker in actors]
-        if name == "lrw":
-            return [c for c, r in clips.items() if r.path.parent.name == split]
-        if name == "voxceleb1":
-            part = "train" if split == "train" else "test"
-            return [c for c, r in clips.items() if r.path.parent.name == part]
-        if name == "grid" and split == "test":
-            return list(clips)
-        if name == "celebv":
-            if split != "test":
-                raise _NoSplit(
-                    f"preset 'celebv' has no {split} split: DaGAN uses CelebV only for cross-identity testing; "
-                    "train on VoxCeleb1 (preset 'voxceleb1')"
-                )
-            return list(clips)
-        why = {
-            "hdtf": self.preset.split_source,
-            "grid": "AMIE evaluates GRID cross-dataset only and publishes no training split",
-        }.get(name, "the prepared layout lists its splits there")
-        raise _NoSplit(
-            f"{self.root / 'splits' / (split + '.txt')}: not found; preset '{name}' needs it for the {split} split "
-            f"({why}). Write one clip id (file stem) per line"
-        )
+        if self.prepared:  # a prepared root lists every split in ROOT/splits
+            raise self.preset.no_split(split, self.root, "the prepared layout lists its splits there")
+        if split not in SPLITS:
+            raise ConfigError(
+                f"split '{split}' is unknown; expected one of {list(SPLITS)} or a split list "
+                f"{self.root / 'splits' / (split + '.txt')}"
+            )
+        return self.preset.builtin_split(split, clips, self.root)
 
     def listing(self, split: str) -> list[ClipRecord]:
         """The clips of ``split`` from the folder listing and split lists (nothing decoded).
@@ -830,8 +501,6 @@ class _VideoDataModuleBase(TalkzooDataModule):
         Raises:
             ConfigError: unknown split. DataError: root missing, a listed clip missing, no clips.
         """
-        if split not in SPLITS:
-            raise ConfigError(f"split '{split}' is unknown; expected one of {list(SPLITS)}")
         if split in self._listing:
             return self._listing[split]
         self._check_root()
@@ -861,7 +530,7 @@ class _VideoDataModuleBase(TalkzooDataModule):
         self._check_root()
         try:
             train = self.listing("train")
-        except _NoSplit:  # a test-only dataset (CelebV, GRID) or lists still to be written
+        except NoSplit:  # a test-only dataset (CelebV, GRID) or lists still to be written
             return ()
         seen: dict[str, None] = {}
         for r in train:
@@ -981,54 +650,12 @@ class _VideoDataModuleBase(TalkzooDataModule):
             clip_frames=self.clip_frames, with_audio=self._with_audio, decode_threads=self.decode_threads,
         )
 
-    def setup(self, stage: str | None = None) -> None:
-        """Probe and check the splits ``stage`` needs (headers and frame index only)."""
-        needed = {
-            "fit": ("train", "val"),
-            "validate": ("val",),
-            "test": ("test",),
-            "predict": (self.predict_split,),
-        }.get(stage, SPLITS) if stage is not None else SPLITS
-        for split in needed:
-            if split not in self.datasets:
-                self.datasets[split] = self._make_dataset(self._split_items(split))
+    def build_dataset(self, split: str) -> VideoClipDataset:
+        """Probe and check the clips of ``split`` (headers and frame index only) and wrap its items."""
+        return self._make_dataset(self._split_items(split))
 
     def _split_items(self, split: str) -> list[_Item]:
         return self._items(split, self.records(split))
-
-    def _loader(self, split: str, *, shuffle: bool) -> DataLoader:
-        if split not in self.datasets:
-            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=self._collate,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            generator=generator,
-        )
-
-    def _collate(self, samples: Sequence[dict[str, Any]]) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled random windows of ``clip_frames`` frames."""
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        """Deterministic validation items (whole clips or windows), source = frame 0."""
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        """Deterministic test items (reenactment: the evaluation pairs when a pair list exists)."""
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        """Deterministic items of ``predict_split``."""
-        return self._loader(self.predict_split, shuffle=False)
 
 
 _BASE_ARGS_DOC = """
@@ -1052,11 +679,16 @@ _BASE_ARGS_DOC = """
         check_files: probe every file at ``setup`` (frame index, size, audio, constant frame
             rate); False trusts meta.json frame counts and checks files only when read.
         require_landmarks: refuse clips without ``landmarks/<clip_id>.npy``.
-        pairs_file: reenactment evaluation pair list (see the presets); None = the preset's default.
+        pairs_file: reenactment evaluation pair list of the test split (a path, or relative to ROOT,
+            e.g. ``pairs/cross_identity.csv``); None = ``ROOT/pairs/<test_split>_pairs.csv``, else
+            the preset's own list (VoxCeleb1 ``vox_evaluation.csv``, CelebV ``celeV_cross_id_evaluation.csv``).
         max_av_mismatch: largest audio/video duration difference in seconds.
-        predict_split: split served by ``predict_dataloader``.
+        predict_split: split served by ``predict_dataloader`` (``train``/``val``/``test`` or any
+            ``ROOT/splits/<name>.txt``).
         decode_threads: decoder threads per open file.
         pin_memory: DataLoader ``pin_memory``. seed: seed of the shuffle order.
+        test_split: split served by ``test_dataloader`` (default ``test``; any ``ROOT/splits/<name>.txt``,
+            e.g. a held-out-identity test list; its pairs default to ``ROOT/pairs/<name>_pairs.csv``).
 
     Raises:
         ConfigError: unknown preset/option, non-positive sizes, a preset without audio for the
@@ -1081,12 +713,13 @@ class TalkingVideoDataModule(_VideoDataModuleBase):
         """
         if self._spec is None:
             self._spec = VideoDataSpec(
-                dataset=self.preset.name, sample_rate=self.sample_rate, fps=self.fps,
+                dataset=self.dataset_name, sample_rate=self.sample_rate, fps=self.fps,
                 speakers=self._speakers(), image_size=self.image_size,
             )
         return self._spec
 
-    def _collate(self, samples: Sequence[dict[str, Any]]) -> VideoBatch:
+    def collate(self, samples: list[VideoSample]) -> VideoBatch:  # type: ignore[override]
+        """:func:`~talkzoo.data.batch.collate_video_batch`."""
         return collate_video_batch(samples)
 
 
@@ -1112,21 +745,24 @@ class ReenactmentVideoDataModule(_VideoDataModuleBase):
         """Dataset name, fps, image size, training identities; ``sample_rate`` 0 (no audio served)."""
         if self._spec is None:
             self._spec = ReenactmentDataSpec(
-                dataset=self.preset.name, sample_rate=0, fps=self.fps, speakers=self._speakers(),
+                dataset=self.dataset_name, sample_rate=0, fps=self.fps, speakers=self._speakers(),
                 image_size=self.image_size,
             )
         return self._spec
 
-    def _collate(self, samples: Sequence[dict[str, Any]]) -> ReenactmentBatch:
+    def collate(self, samples: list[ReenactmentSample]) -> ReenactmentBatch:  # type: ignore[override]
+        """:func:`~talkzoo.data.batch.collate_reenactment_batch`."""
         return collate_reenactment_batch(samples)
 
     def _pairs_path(self) -> Path | None:
         if self.pairs_file is not None:
             p = Path(self.pairs_file).expanduser()
+            if not p.is_absolute() and (self.root / p).is_file():
+                return self.root / p
             if not p.is_file():
                 raise DataError(f"{p}: pairs_file not found; expected a CSV with header 'source,driving'")
             return p
-        for name in ("pairs/test_pairs.csv", "vox_evaluation.csv", "celeV_cross_id_evaluation.csv"):
+        for name in (f"pairs/{self.test_split}_pairs.csv", *self.preset.pair_files):
             if (self.root / name).is_file():
                 return self.root / name
         return None
@@ -1164,7 +800,7 @@ class ReenactmentVideoDataModule(_VideoDataModuleBase):
             if base.endswith(".mp4") and base[:-4] in clips:
                 return clips[base[:-4]], None
             if len(parts) >= 2 and PurePosixPath(base).suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"):
-                folder_key = parts[-3] if self.preset.name == "celebv" and len(parts) >= 3 else parts[-2]
+                folder_key = self.preset.pair_clip_key(parts)
                 rec = clips.get(folder_key) or by_folder.get(parts[-2])
                 if rec is not None and rec.path.is_dir():
                     if rec.path not in listings:
@@ -1208,7 +844,7 @@ class ReenactmentVideoDataModule(_VideoDataModuleBase):
         return out
 
     def _split_items(self, split: str) -> list[_Item]:
-        pairs = self.pairs() if split == "test" else None
+        pairs = self.pairs() if split == self.test_split else None
         if pairs is None:
             return self._items(split, self.records(split))
         items = []

@@ -11,10 +11,20 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from talkzoo.data.base import TalkzooDataModule
-from talkzoo.data.batch import MeshBatch, ReenactmentBatch, VideoBatch, lengths_to_mask
+from talkzoo.data.batch import (
+    MeshBatch,
+    MeshSample,
+    ReenactmentBatch,
+    ReenactmentSample,
+    VideoBatch,
+    VideoSample,
+    collate_mesh_batch,
+    collate_reenactment_batch,
+    collate_video_batch,
+)
 from talkzoo.data.spec import (
     FAMILY_MESH,
     FAMILY_REENACT,
@@ -23,15 +33,6 @@ from talkzoo.data.spec import (
     ReenactmentDataSpec,
     VideoDataSpec,
 )
-
-
-def _pad_stack(items: list[torch.Tensor]) -> torch.Tensor:
-    """Right-pad tensors of shape ``(L_i, ...)`` with zeros into ``(B, max L, ...)``."""
-    width = max(x.shape[0] for x in items)
-    out = items[0].new_zeros((len(items), width, *items[0].shape[1:]))
-    for i, x in enumerate(items):
-        out[i, : x.shape[0]] = x
-    return out
 
 
 class _ListDataset(Dataset):
@@ -58,39 +59,16 @@ class _SyntheticBase(TalkzooDataModule):
     def _make_items(self, generator: torch.Generator) -> list:
         raise NotImplementedError
 
-    def _collate(self, items: list):
-        raise NotImplementedError
-
-    def setup(self, stage: str | None = None) -> None:  # noqa: D102
+    def _ensure_items(self) -> list:
         if self._items is None:
             self._items = self._make_items(torch.Generator().manual_seed(self.seed))
+        return self._items
 
-    def _loader(self, part: slice, shuffle: bool) -> DataLoader:
-        self.setup()
-        assert self._items is not None
-        return DataLoader(
-            _ListDataset(self._items[part]),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            collate_fn=self._collate,
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-
-    def _split(self) -> tuple[slice, slice]:
+    def build_dataset(self, split: str) -> Dataset:
+        """The first three quarters of the items for ``train``, the last quarter (>= 1) otherwise."""
         n_eval = max(1, self.num_sequences // 4)
-        return slice(0, self.num_sequences - n_eval), slice(self.num_sequences - n_eval, self.num_sequences)
-
-    def train_dataloader(self) -> DataLoader:  # noqa: D102
-        return self._loader(self._split()[0], shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:  # noqa: D102
-        return self._loader(self._split()[1], shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:  # noqa: D102
-        return self._loader(self._split()[1], shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:  # noqa: D102
-        return self._loader(self._split()[1], shuffle=False)
+        part = slice(0, self.num_sequences - n_eval) if split == "train" else slice(self.num_sequences - n_eval, None)
+        return _ListDataset(self._ensure_items()[part])
 
 
 class SyntheticMeshDataModule(_SyntheticBase):
@@ -156,21 +134,12 @@ class SyntheticMeshDataModule(_SyntheticBase):
             audio = 0.5 * envelope * torch.sin(2 * math.pi * 220.0 * t)
             frame_env = envelope[(torch.arange(frames) * self.sample_rate / self.fps).long().clamp(max=samples - 1)]
             vertices = template + frame_env[:, None, None] * directions
-            items.append((f"seq{i:03d}", f"spk{i % self.num_speakers}", i % self.num_speakers, audio, vertices, template))
+            items.append(MeshSample(audio=audio, vertices=vertices, template=template, speaker=i % self.num_speakers,
+                                    name=f"seq{i:03d}", subject=f"spk{i % self.num_speakers}"))
         return items
 
-    def _collate(self, items: list) -> MeshBatch:
-        names, subjects, speakers, audios, verts, templates = zip(*items)
-        return MeshBatch(
-            audio=_pad_stack(list(audios)).float(),
-            audio_mask=lengths_to_mask(torch.tensor([a.shape[0] for a in audios])),
-            vertices=_pad_stack(list(verts)).float(),
-            frame_mask=lengths_to_mask(torch.tensor([v.shape[0] for v in verts])),
-            template=torch.stack(templates).float(),
-            speaker=torch.tensor(speakers, dtype=torch.long),
-            names=list(names),
-            subjects=list(subjects),
-        )
+    def collate(self, samples: list) -> MeshBatch:  # noqa: D102
+        return collate_mesh_batch(samples)
 
 
 def _moving_frames(source: torch.Tensor, frames: int, phase: float) -> torch.Tensor:
@@ -229,21 +198,14 @@ class SyntheticVideoDataModule(_SyntheticBase):
             samples = int(round(frames / self.fps * self.sample_rate))
             source = torch.rand(3, self.image_size, self.image_size, generator=generator) * 0.5
             audio = 0.1 * torch.randn(samples, generator=generator)
-            items.append((f"clip{i:03d}", audio, _moving_frames(source, frames, i / self.num_sequences), source))
+            items.append(VideoSample(
+                frames=_moving_frames(source, frames, i / self.num_sequences), source=source, audio=audio,
+                audio_mask=torch.ones(samples, dtype=torch.bool), speaker=0, name=f"clip{i:03d}", subject="spk0",
+            ))
         return items
 
-    def _collate(self, items: list) -> VideoBatch:
-        names, audios, clips, sources = zip(*items)
-        return VideoBatch(
-            audio=_pad_stack(list(audios)),
-            audio_mask=lengths_to_mask(torch.tensor([a.shape[0] for a in audios])),
-            frames=_pad_stack(list(clips)),
-            frame_mask=lengths_to_mask(torch.tensor([c.shape[0] for c in clips])),
-            source=torch.stack(sources),
-            speaker=torch.zeros(len(items), dtype=torch.long),
-            names=list(names),
-            subjects=["spk0"] * len(items),
-        )
+    def collate(self, samples: list) -> VideoBatch:  # noqa: D102
+        return collate_video_batch(samples)
 
 
 class SyntheticReenactmentDataModule(_SyntheticBase):
@@ -283,15 +245,9 @@ class SyntheticReenactmentDataModule(_SyntheticBase):
         for i in range(self.num_sequences):
             frames = int(torch.randint(self.min_frames, self.max_frames + 1, (1,), generator=generator))
             source = torch.rand(3, self.image_size, self.image_size, generator=generator) * 0.5
-            items.append((f"pair{i:03d}", source, _moving_frames(source, frames, i / self.num_sequences)))
+            items.append(ReenactmentSample(source=source, frames=_moving_frames(source, frames, i / self.num_sequences),
+                                           name=f"pair{i:03d}", subject=f"pair{i:03d}"))
         return items
 
-    def _collate(self, items: list) -> ReenactmentBatch:
-        names, sources, driving = zip(*items)
-        return ReenactmentBatch(
-            source=torch.stack(sources),
-            driving=_pad_stack(list(driving)),
-            frame_mask=lengths_to_mask(torch.tensor([d.shape[0] for d in driving])),
-            names=list(names),
-            subjects=list(names),
-        )
+    def collate(self, samples: list) -> ReenactmentBatch:  # noqa: D102
+        return collate_reenactment_batch(samples)

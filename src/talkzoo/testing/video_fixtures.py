@@ -291,26 +291,15 @@ def write_prepared_video_layout(
 
 
 def write_video_fixture(root: str | os.PathLike[str], preset: str, size: int = 32, frames: int = 30) -> Path:
-    """Write a tiny fixture in the published layout of ``preset`` (see :mod:`talkzoo.data.video`).
+    """Write a tiny fixture in the published layout of ``preset`` (any registered 2D preset).
 
-    Contents per preset (frames at 25 fps unless noted, audio 16 kHz AAC unless noted):
-
-    * ``hdtf``: ``WDA_BarackObama_000/001.mp4``, ``WRA_MarcoRubio_000.mp4``, ``RD_Radio1_000.mp4``,
-      ``WDA_JoeBiden_000.mp4`` and ``splits/{train,val,test}.txt``.
-    * ``ravdess``: actors 01, 02 (train) and 23, 24 (test), two audio-video files each
-      (``01-01-0E-01-0S-01-NN.mp4``) at 29.97 fps with 48 kHz audio as the release has, plus one
-      video-only ``02-...`` file per actor (no audio; skipped by the loader).
-    * ``lrw``: ``lipread_mp4/{ABOUT,WORLD}/{train,val,test}/<WORD>_0000N.mp4`` (29 frames) with
-      LRW's ``.txt`` metadata next to each.
-    * ``grid``: ``s1/``, ``s2/`` with two ``.mpg`` (MPEG-1 + MP2, GRID's format) each and
-      ``align/<utt>.align`` word timings.
-    * ``voxceleb1``: FOMM's ``train/`` and ``test/`` with ``<id>#<yt>#<start>#<end>.mp4`` as PNG
-      frame folders and as mp4 files (no audio), and DaGAN's ``vox_evaluation.csv`` (frame-path pairs
-      under a foreign absolute prefix).
-    * ``celebv``: ``<Celebrity>/Image/P_<tag>_<n>.jpg_<10 digits>.jpg`` for three celebrities and
-      ``celeV_cross_id_evaluation.csv``.
-    * ``prepared`` / ``demo``: :func:`write_prepared_video_layout`.
-    * ``custom``: ``videos/<speaker>_<n>.mp4`` and ``splits/*.txt``.
+    Each preset module owns its writer (:meth:`talkzoo.data.presets.video.base.VideoPreset.write_fixture`,
+    in ``talkzoo/data/presets/video/<preset>.py``); for example ``hdtf`` writes
+    ``WDA_BarackObama_000.mp4`` and split lists, ``ravdess`` actors 01, 02, 23, 24 at 29.97 fps
+    with 48 kHz audio plus video-only files, ``lrw`` ``lipread_mp4/<WORD>/<split>/`` clips,
+    ``grid`` MPEG-PS ``s<N>/<utt>.mpg`` with ``align/``, ``voxceleb1`` FOMM's frame folders and
+    DaGAN's ``vox_evaluation.csv``, ``celebv`` ``<Celebrity>/Image/*.jpg`` with its pair list,
+    ``prepared``/``demo`` :func:`write_prepared_video_layout`, ``custom`` ``videos/`` + ``splits/``.
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -318,77 +307,10 @@ def write_video_fixture(root: str | os.PathLike[str], preset: str, size: int = 3
     Raises:
         ConfigError: an unknown ``preset``.
     """
-    root = Path(root)
-    if preset in ("prepared", "demo"):
-        return write_prepared_video_layout(root, frames=frames, size=size)
-    if preset == "hdtf":
-        names = ["WDA_BarackObama_000", "WDA_BarackObama_001", "WRA_MarcoRubio_000", "RD_Radio1_000", "WDA_JoeBiden_000"]
-        for i, n in enumerate(names):
-            _clip(root / f"{n}.mp4", frames, size, i)
-        _text(root / "splits" / "train.txt", "\n".join(names[:3]) + "\n")
-        _text(root / "splits" / "val.txt", names[3] + "\n")
-        _text(root / "splits" / "test.txt", names[4] + "\n")
-    elif preset == "ravdess":
-        for actor in (1, 2, 23, 24):
-            for j, (emotion, statement) in enumerate(((1, 1), (3, 2))):
-                name = f"01-01-{emotion:02d}-01-{statement:02d}-01-{actor:02d}.mp4"
-                n = int(round(frames * 30000 / 1001 / 25))
-                _clip(root / f"Actor_{actor:02d}" / name, n, size, actor, fps=30000 / 1001, sample_rate=48000)
-            _clip(root / f"Actor_{actor:02d}" / f"02-01-01-01-01-01-{actor:02d}.mp4", frames, size, actor, sample_rate=None)
-    elif preset == "lrw":
-        for w, word in enumerate(("ABOUT", "WORLD")):
-            for split in ("train", "val", "test"):
-                for i in (1, 2):
-                    base = root / "lipread_mp4" / word / split / f"{word}_{i:05d}"
-                    _clip(base.with_suffix(".mp4"), 29, size, w)
-                    _text(base.with_suffix(".txt"), f"Text:  {word}\nConf:  1\n\nDuration: 0.31 seconds\n")
-    elif preset == "grid":
-        words = {"bbaf2n": "bin blue at f two now", "lgaz8p": "lay green at z eight please"}
-        for s, spk in enumerate(("s1", "s2")):
-            for utt, text in words.items():
-                _mpeg_ps(root / spk / f"{utt}.mpg", frames, size, s)
-                step = 1000 * frames // (len(text.split()) + 2)  # .align times are in 1/25000 s
-                lines, t = [f"0 {step} sil"], step
-                for word in text.split():
-                    lines.append(f"{t} {t + step} {word}")
-                    t += step
-                lines.append(f"{t} {t + step} sil")
-                _text(root / "align" / f"{utt}.align", "\n".join(lines) + "\n")
-    elif preset == "voxceleb1":
-        vids = {
-            "train": ["id10001#7w0IBEWc9Qw#000993#001143", "id10002#6WxS8rpNjmk#000047#000223"],
-            "test": ["id10280#NXjT3732Ekg#001093#001192", "id10283#vaK4t1-WD4M#014574#014658",
-                     "id10292#57KbI2UvGss#009063#009162"],
-        }
-        for split, names in vids.items():
-            for i, n in enumerate(names):
-                ident = int(n[2:7]) % 97
-                if i % 2 == 0:
-                    _frame_folder(root / split / f"{n}.mp4", frames, size, ident)
-                else:
-                    _clip(root / split / f"{n}.mp4", frames, size, ident, sample_rate=None)
-        prefix = "/data/fhongac/origDataset/vox1_frames/test"
-        t = vids["test"]
-        rows = [f"{prefix}/{t[0]}.mp4/0000013.png,{prefix}/{t[0]}.mp4/0000020.png",
-                f"{prefix}/{t[2]}.mp4/0000005.png,{prefix}/{t[2]}.mp4/0000002.png"]
-        _text(root / "vox_evaluation.csv", "source,driving,frame\n" + "\n".join(rows) + "\n")
-    elif preset == "celebv":
-        stars = {"Donald_Trump": "Trump", "Emmanuel_Macron": "Emmanuel", "Theresa_May": "Theresa"}
-        names = {}
-        for i, (star, tag) in enumerate(stars.items()):
-            files = [f"P_{tag}_{100 + k}.jpg_{k + 1:010d}.jpg" for k in range(frames)]
-            names[star] = _frame_folder(root / star / "Image", frames, size, i, files)
-        prefix = "/data/fhongac/origDataset/CelebV"
-        rows = [f"{prefix}/Donald_Trump/Image/{names['Donald_Trump'][3]},{prefix}/Emmanuel_Macron/Image/{names['Emmanuel_Macron'][7]}",
-                f"{prefix}/Theresa_May/Image/{names['Theresa_May'][0]},{prefix}/Donald_Trump/Image/{names['Donald_Trump'][9]}"]
-        _text(root / "celeV_cross_id_evaluation.csv", "source,driving,frame\n" + "\n".join(rows) + "\n")
-    elif preset == "custom":
-        ids = [f"{s}_{i}" for s in ("alice", "bob") for i in range(2)]
-        for i, c in enumerate(ids):
-            _clip(root / "videos" / f"{c}.mp4", frames, size, i)
-        _text(root / "splits" / "train.txt", "\n".join(ids[:2]) + "\n")
-        _text(root / "splits" / "val.txt", ids[2] + "\n")
-        _text(root / "splits" / "test.txt", ids[3] + "\n")
-    else:
-        raise ConfigError(f"no fixture writer for preset '{preset}'")
-    return root
+    from talkzoo.data.presets import get_preset
+
+    try:
+        preset_obj = get_preset("video", preset)
+    except ConfigError:
+        raise ConfigError(f"no fixture writer for preset '{preset}'") from None
+    return preset_obj.write_fixture(Path(root), size=size, frames=frames)

@@ -46,6 +46,9 @@ class MeshPreset(DatasetPreset):
             the user must supply them.
         sentences: per split, the sentence numbers (``None`` = every sentence found).
         units: unit of the vertex coordinates (documentation).
+        metres_per_unit: metres per coordinate unit of the files; the datamodule multiplies
+            templates and vertices by it (its ``vertex_scale`` argument overrides it), so
+            batches, losses and the mesh metrics are always in metres (1.0: already metres).
         test_sets: accepted values of the datamodule's ``test_set`` argument.
         fixture_subjects, fixture_sentences, fixture_source_fps, fixture_token: what
             :meth:`write_fixture` writes (subject names, sentence numbers covering every split,
@@ -62,6 +65,7 @@ class MeshPreset(DatasetPreset):
     subjects: ClassVar[SplitTable] = {"train": None, "val": None, "test": None}
     sentences: ClassVar[SplitTable] = {"train": None, "val": None, "test": None}
     units: ClassVar[str] = "metres"
+    metres_per_unit: ClassVar[float] = 1.0
     test_sets: ClassVar[tuple[str, ...]] = ("A",)
     fixture_subjects: ClassVar[tuple[str, ...]] = ()
     fixture_sentences: ClassVar[tuple[int, ...]] = (1, 2, 3)
@@ -84,6 +88,29 @@ class MeshPreset(DatasetPreset):
     def resolve(self, dm: MeshSequenceDataModule) -> tuple[SplitTable, SplitTable, float | None, float | None]:
         """The split before the constructor's overrides: ``(subjects, sentences, source_fps, fps)``."""
         return dict(self.subjects), dict(self.sentences), self.source_fps, self.fps
+
+    def check_sequence(self, path: Path, token: str) -> None:
+        """Refuse a sequence file the preset's protocol excludes (default: accept every one).
+
+        Args:
+            path: the vertex or wav file.
+            token: its sequence token (``parse_sequence_name``), e.g. ``"e01"``.
+
+        Raises:
+            DataError: one line naming the file and what the protocol expects.
+        """
+
+    def check_units(self, templates: dict[str, Any], path: Path, explicit_scale: bool) -> None:
+        """Refuse templates whose coordinates are not in :attr:`units` (default: accept).
+
+        Args:
+            templates: ``{subject: (V, 3) array}`` as stored (before ``metres_per_unit``).
+            path: ``templates.pkl`` (for the message).
+            explicit_scale: the user gave ``vertex_scale``, so the stored units are theirs.
+
+        Raises:
+            DataError: one line naming the file, the units found and the units expected.
+        """
 
     def region_defaults(self, root: Path) -> dict[str, Path]:
         """Region files used when the constructor names none (``{argument: path}``; optional ones

@@ -4,7 +4,9 @@ Protocol: FaceFormer/CodeTalker's. Train subjects F2 F3 F4 M3 M4 M5 (in this ord
 1-32; val = the same six, sentences 33-36 (FaceFormer README: ``--val_subjects "F2 F3 F4 M3 M4
 M5"``); test ``test_set="A"`` = the same six, sentences 37-40 (24 sequences; the set LVE is
 reported on, CodeTalker #25), ``test_set="B"`` = unseen F1 F5 F6 F7 F8 M1 M2 M6, sentences
-37-40 (FaceFormer/CodeTalker ``test_subjects``). 23370 vertices, 25 fps, in BIWI's own
+37-40 (FaceFormer/CodeTalker ``test_subjects``). Emotional recordings only (``<subject>_eNN``;
+a neutral recording in the folder is refused, DualTalker §IV-A "using only the emotional
+subset"). 23370 vertices, 25 fps, in BIWI's own
 (CodeTalker-preprocessed) coordinates, not rescaled.
 
 Licence: ETH's research licence (request form). No ``talkzoo data prepare`` step: the raw corpus
@@ -13,10 +15,13 @@ Licence: ETH's research licence (request form). No ``talkzoo data prepare`` step
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from talkzoo.data.presets.base import register_preset
 from talkzoo.data.presets.mesh.base import MeshPreset, SplitTable, sentence_range
+from talkzoo.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from talkzoo.data.mesh import MeshSequenceDataModule
@@ -56,6 +61,19 @@ class Biwi(MeshPreset):
     fixture_sentences = (1, 33, 37)
     fixture_source_fps = 25.0
     fixture_token = "e{:02d}"
+
+    def check_sequence(self, path: Path, token: str) -> None:
+        """Only the emotional recordings (``e01``-``e40``): DualTalker §IV-A, FaceFormer and
+        CodeTalker use "only the emotional subset"; a neutral recording in the folder is refused.
+
+        Raises:
+            DataError: a sequence token other than ``eNN``.
+        """
+        if not re.fullmatch(r"e\d{2}", token):
+            raise DataError(
+                f"{path}: sequence '{token}' is not from BIWI's emotional subset (tokens e01-e40, e.g. F2_e01); "
+                f"the protocol uses only the emotional recordings: move the neutral ones out of {path.parent}"
+            )
 
     def resolve(self, dm: MeshSequenceDataModule) -> tuple[SplitTable, SplitTable, float | None, float | None]:
         """Test-B swaps the test subjects for the eight unseen ones."""
