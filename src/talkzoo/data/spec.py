@@ -65,6 +65,9 @@ class MeshDataSpec(DataSpec):
             (needed by rendering and by losses on surfaces).
         templates_file: path of the dataset's ``templates.pkl``, or ``None`` (lets
             ``talkzoo animate --subject S`` find a subject's template from a checkpoint alone).
+        templates_scale: metres per stored unit of ``templates_file`` (the datamodule's
+            ``vertex_scale``; 1e-3 for Multiface's millimetres), so a template read from it is
+            brought to the metres the model was trained in.
     """
 
     num_vertices: int = 0
@@ -73,6 +76,7 @@ class MeshDataSpec(DataSpec):
     face_region: str | None = None
     faces_file: str | None = None
     templates_file: str | None = None
+    templates_scale: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "family", FAMILY_MESH)

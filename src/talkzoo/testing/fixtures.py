@@ -145,7 +145,8 @@ def write_mesh_layout(
     Layout written (exactly what :class:`talkzoo.data.mesh.MeshSequenceDataModule` reads)::
 
         directory/wav/<subject>_<seq>.wav           sine tone, 16-bit PCM mono, sample_rate Hz
-        directory/vertices_npy/<subject>_<seq>.npy  (N, 3V) float32 metres at source_fps
+        directory/vertices_npy/<subject>_<seq>.npy  (N, 3V) float32 at source_fps, in the preset's
+                                                    units (metres; Multiface: millimetres)
         directory/templates.pkl                     {subject: (V, 3) float32}
         directory/regions/{lip,upper_face,face}.txt, directory/faces.npy   (regions=True, or demo)
         directory/split.json                        (demo only)
@@ -196,6 +197,7 @@ def write_mesh_layout(
     (root / "wav").mkdir(parents=True, exist_ok=True)
     (root / "vertices_npy").mkdir(parents=True, exist_ok=True)
     templates: dict[str, np.ndarray] = {}
+    unit = 1.0 / float(get_preset("mesh", preset).metres_per_unit)  # type: ignore[attr-defined]  # stored units per metre
     k = 0
     for si, subject in enumerate(subjects):
         templates[subject] = _template(num_vertices, rng, si)
@@ -204,12 +206,12 @@ def write_mesh_layout(
             frames = max(2, int(round(dur * fps)))
             name = f"{subject}_{cfg['token'].format(sentence)}"
             motion = synthetic_motion(templates[subject], frames, fps, seed=seed + k)
-            np.save(root / "vertices_npy" / f"{name}.npy", motion.reshape(frames, -1))
+            np.save(root / "vertices_npy" / f"{name}.npy", (motion * unit).astype(np.float32).reshape(frames, -1))
             wave = sine_tone(frames / fps, sample_rate, freq=180.0 + 20.0 * si)
             _write_wav(root / "wav" / f"{name}.wav", wave, sample_rate)
             k += 1
     with open(root / "templates.pkl", "wb") as fh:
-        pickle.dump(templates, fh, protocol=2)
+        pickle.dump({k: (v * unit).astype(np.float32) for k, v in templates.items()}, fh, protocol=2)
     preset_obj = get_preset("mesh", preset)
     if regions or preset_obj.region_defaults(root):  # type: ignore[attr-defined]
         _regions(root, templates[subjects[0]])
