@@ -28,9 +28,21 @@ def test_biwi_recipe_without_region_files_stops_with_one_line(tmp_path, capsys, 
     status = main(["fit", "--config", str(RECIPES / "dualtalker_biwi.yaml"), "--data.init_args.root", str(root)])
     err = capsys.readouterr().err
     assert status == 2
-    assert "lip_region" in err and "regions/lve.txt" in err
+    assert "lip_region" in err and "regions/lve.txt" in err and "CodeTalker" in err
 
 
 def test_demo_recipe_does_not_claim_the_deepspeech_ablation():
     text = (RECIPES / "dualtalker_demo.yaml").read_text()
     assert "not the paper's Table IV" in text
+
+
+def test_missing_region_error_says_where_the_files_come_from(tmp_path):
+    import pytest
+
+    from talkzoo.data.mesh import MeshSequenceDataModule
+    from talkzoo.errors import DataError
+
+    root = write_mesh_layout(tmp_path / "biwi", preset="biwi", num_vertices=24)
+    dm = MeshSequenceDataModule(str(root), preset="biwi", lip_region=str(tmp_path / "regions" / "lve.txt"))
+    with pytest.raises(DataError, match=r"lve.txt: lip_region file not found.*CodeTalker's BIWI/regions/lve.txt"):
+        dm.spec

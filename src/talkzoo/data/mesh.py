@@ -601,7 +601,8 @@ class MeshSequenceDataModule(TalkzooDataModule):
                 if not Path(value).expanduser().is_file():
                     raise DataError(f"{value}: faces_file not found; expected a (F, 3) int .npy triangle array")
             elif not Path(value.split("#", 1)[0]).expanduser().is_file():  # "<path>#<key>" picks a pickle entry
-                raise DataError(f"{value}: {key} file not found; expected a vertex-index file (.txt, .npy or .pkl)")
+                where = f"; {self.preset.region_sources}" if self.preset.region_sources else ""
+                raise DataError(f"{value}: {key} file not found; expected a vertex-index file (.txt, .npy or .pkl){where}")
             # Absolute, so a checkpoint's spec still finds them from another working directory.
             file, sep, entry = value.partition("#")
             out[key] = str(Path(file).expanduser().resolve()) + sep + entry

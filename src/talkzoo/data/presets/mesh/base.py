@@ -66,6 +66,8 @@ class MeshPreset(DatasetPreset):
     sentences: ClassVar[SplitTable] = {"train": None, "val": None, "test": None}
     units: ClassVar[str] = "metres"
     metres_per_unit: ClassVar[float] = 1.0
+    #: where the community region files come from (appended to a missing-region-file error)
+    region_sources: ClassVar[str] = ""
     test_sets: ClassVar[tuple[str, ...]] = ("A",)
     fixture_subjects: ClassVar[tuple[str, ...]] = ()
     fixture_sentences: ClassVar[tuple[int, ...]] = (1, 2, 3)

@@ -57,6 +57,10 @@ class Biwi(MeshPreset):
     }
     units = "BIWI coordinates (as CodeTalker's preprocessing writes them)"
     test_sets = ("A", "B")
+    region_sources = (
+        "BIWI's lip (LVE) and upper-face (FDD) sets are CodeTalker's BIWI/regions/lve.txt and fdd.txt "
+        "(github.com/Doubiiu/CodeTalker; identical copies in SelfTalk, FaceDiffuser, DiffSpeaker)"
+    )
     fixture_subjects = tuple(f"F{i}" for i in range(1, 9)) + tuple(f"M{i}" for i in range(1, 7))
     fixture_sentences = (1, 33, 37)
     fixture_source_fps = 25.0

@@ -62,6 +62,7 @@ class Multiface(MeshPreset):
     }
     units = "millimetres (Multiface's tracked meshes, not FaceDiffuser's [-1, 1] normalisation)"
     metres_per_unit = 1e-3
+    region_sources = "OT-Talk drew its Multiface lip and face masks by hand in MeshLab (not released): supply your own"
     #: smallest bounding-box diagonal (stored units) accepted for a template: a head is ~250 mm
     min_template_diagonal = 20.0
     fixture_subjects = tuple(str(i) for i in range(1, 14))

@@ -60,6 +60,10 @@ class Vocaset(MeshPreset):
         "train": sentence_range(1, 40), "val": sentence_range(21, 40), "test": sentence_range(21, 40),
     }
     units = "metres"
+    region_sources = (
+        "VOCASET's regions come from FLAME_masks.pkl (flame.is.tue.mpg.de, 'FLAME Vertex Masks'): "
+        "FLAME_masks.pkl#lips for LVE, FLAME_masks.pkl#forehead+eye_region for FDD, #face for OT-Talk's face error"
+    )
     fixture_subjects = VOCASET_TRAIN + VOCASET_VAL + VOCASET_TEST
     fixture_sentences = (1, 21)
     fixture_source_fps = 60.0
