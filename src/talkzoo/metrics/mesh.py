@@ -390,7 +390,7 @@ class LipMaxError(_OTTalkError):
     :math:`\frac{1}{N}\sum_f \max_{v\in\text{lip}}\lVert\hat x_{f,v}-x_{f,v}\rVert_2`. Equal to
     ``LipVertexError(squared=False, scale=1000)``.
 
-    Source: OT-Talk §5 metrics ("maximum Euclidean distance between vertices in the lip region ...
+    Source: OT-Talk §4.1 ("maximum Euclidean distance between vertices in the lip region ...
     averages this error across frames"), Table 1 column 1, "VOCASET Dataset (mm)"; lips from
     FLAME_masks.pkl (see specs/dualtalker_ottalk.md B5).
 
@@ -408,7 +408,7 @@ class LipMeanError(_OTTalkError):
     r"""OT-Talk's mean lip vertex error (LVE_mean), in mm by default.
 
     :math:`\frac{1}{N}\sum_f \frac{1}{|L|}\sum_{v\in L}\lVert\hat x_{f,v}-x_{f,v}\rVert_2`.
-    Source: OT-Talk §5 ("average Euclidean distance over lip vertices"), Table 1 column 2.
+    Source: OT-Talk §4.1 ("average Euclidean distance over lip vertices"), Table 1 column 2.
     Arguments as :class:`LipMaxError`.
     """
 
@@ -418,7 +418,7 @@ class LipMeanError(_OTTalkError):
 class FaceMeanError(_OTTalkError):
     r"""OT-Talk's face error: mean Euclidean distance over the face-region vertices, in mm by default.
 
-    Source: OT-Talk §5 ("average Euclidean distance over the inner face region", FLAME ``face``
+    Source: OT-Talk §4.1 ("average Euclidean distance over the inner face region", FLAME ``face``
     mask on VOCASET), Table 1 column 3. Arguments as :class:`LipMaxError` with the face set as
     ``region`` (e.g. ``"FLAME_masks.pkl#face"``, ``region_name="face-flame"``).
     """
@@ -429,7 +429,7 @@ class FaceMeanError(_OTTalkError):
 class HeadMeanError(_OTTalkError):
     r"""OT-Talk's head error: mean Euclidean distance over all head vertices, in mm by default.
 
-    Source: OT-Talk §5 ("average Euclidean distance over all head vertices"), Table 1 column 4.
+    Source: OT-Talk §4.1 ("average Euclidean distance over all head vertices"), Table 1 column 4.
     Same formula as :class:`MeanVertexError` with ``scale=1000``. ``region`` defaults to None
     (all vertices, ``HeadMean@all``).
     """
