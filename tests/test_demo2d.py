@@ -34,15 +34,19 @@ def _digest(root):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo2d") / "corpus"
-    build_video_demo_corpus(root, num_speakers=2, sentences_per_speaker=2, size=64, progress=False)
+    build_video_demo_corpus(root, num_speakers=2, sentences_per_speaker=2, size=64, hopper_speakers=1, progress=False)
     return root
 
 
 def test_build_is_byte_identical(corpus, tmp_path):
     again = build_video_demo_corpus(tmp_path / "again", num_speakers=2, sentences_per_speaker=2, size=64,
-                                    workers=1, progress=False)
+                                    hopper_speakers=1, workers=1, progress=False)
     a, b = _digest(corpus), _digest(again)
-    assert len(a) == 4 * 2 + 3 + 1 + 1 + 1  # 4 mp4 + 4 npy, 3 splits, pairs, meta, README
+    # 6 mp4 + 6 npy (2 astronaut voices + 1 Hopper voice, 2 sentences), 3 splits, 2 pair lists, meta,
+    # README, and the held-out-identity view's meta, 3 splits and pairs (its videos/landmarks are links)
+    own = {k: v for k, v in a.items() if not k.startswith(("heldout_identity/videos", "heldout_identity/landmarks"))}
+    assert len(own) == 6 * 2 + 3 + 2 + 1 + 1 + 5, sorted(own)
+    assert any("hopper" in k for k in own)
     assert a == b
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no build folder left behind
 
@@ -51,7 +55,8 @@ def test_layout_decodes_with_matching_frames_and_audio(corpus):
     meta = json.loads((corpus / "meta.json").read_text())
     assert meta["format"] == "talkzoo-video/1" and meta["fps"] == 25 and meta["sample_rate"] == 16000
     assert meta["size"] == 64 and meta["landmarks"] == "ibug68"
-    assert meta["speakers"] == ["DemoSpeaker_en_m1", "DemoSpeaker_en_f2"]
+    assert meta["speakers"] == ["DemoSpeaker_en_m1", "DemoSpeaker_en_f2", "DemoSpeaker_hopper_enus_m3"]
+    assert meta["identities"]["DemoSpeaker_hopper_enus_m3"] == "hopper"
     assert sorted(meta["clips"]) == sorted(clip_id(s, k) for s in meta["speakers"] for k in (1, 2))
     for cid, clip in meta["clips"].items():
         info = read_video_info(corpus / "videos" / f"{cid}.mp4")
@@ -159,7 +164,44 @@ def test_cli_video_demo(tmp_path, capsys):
     assert cli_main(["data", "demo", "--family", "video", "--out", str(tmp_path / "c"), "--speakers", "1",
                      "--sentences", "1"]) == 0
     meta = json.loads((tmp_path / "c" / "meta.json").read_text())
-    assert meta["size"] == 256 and list(meta["clips"]) == ["demo_en_m1_s01"]
+    # one astronaut voice and, by default, two further voices on Grace Hopper (the held-out identity)
+    assert meta["size"] == 256 and list(meta["clips"]) == ["demo_en_m1_s01", "demo_hopper_en_f2_s01", "demo_hopper_enus_m3_s01"]
     assert read_video_info(tmp_path / "c" / "videos" / "demo_en_m1_s01.mp4")["width"] == 256
     assert cli_main(["data", "demo", "--family", "video", "--out", str(tmp_path / "c")]) == 0
     assert "already present" in capsys.readouterr().out
+
+
+def test_held_out_identity_split_and_cross_identity_pairs_load(corpus):
+    from talkzoo.data.video import ReenactmentVideoDataModule, TalkingVideoDataModule
+
+    # the main split holds only the astronaut (same identity); Hopper is never trained on
+    for part in ("train", "test"):
+        listed = [line for line in (corpus / "splits" / f"{part}.txt").read_text().splitlines() if not line.startswith("#")]
+        assert listed and not any("hopper" in c for c in listed)
+    view = corpus / "heldout_identity"
+    dm = TalkingVideoDataModule(root=str(view), preset="demo", batch_size=2)
+    dm.setup("test")
+    test_ids = [r.clip_id for r in dm.listing("test")]
+    assert test_ids == ["demo_hopper_enus_m3_s01", "demo_hopper_enus_m3_s02"]
+    assert all("hopper" not in r.clip_id for r in dm.listing("train"))
+    batch = next(iter(dm.test_dataloader()))
+    assert batch.frames.shape[-3:] == (3, 64, 64)
+    # cross-identity reenactment: source of one identity, driving video of the other
+    pairs = ReenactmentVideoDataModule(root=str(corpus), preset="demo",
+                                       pairs_file=str(corpus / "pairs" / "cross_identity_pairs.csv")).pairs()
+    assert pairs and all(("hopper" in p.source.clip_id) != ("hopper" in p.driving.clip_id) for p in pairs)
+    same = ReenactmentVideoDataModule(root=str(corpus), preset="demo").pairs()
+    assert same and not any("hopper" in p.source.clip_id or "hopper" in p.driving.clip_id for p in same)
+    split = video_demo_split(4, 12, hopper_speakers=2)
+    assert len(split["test_identity"]) == 24 and len(split["pairs_cross"]) == 2 * (4 + 2)
+    with pytest.raises(ConfigError, match="at most 8"):
+        video_demo_split(7, 12, hopper_speakers=2)
+
+
+def test_hopper_portrait_asset_fits_the_3d_face():
+    """Grace Hopper's asset: the template maps onto her FaceMesh landmarks within a few pixels."""
+    portrait = load_portrait("hopper")
+    asset = load_face_asset()
+    assert portrait.image.shape == (600, 512, 3)
+    err = np.linalg.norm(portrait.project(asset.template) - portrait.landmarks, axis=1)
+    assert np.median(err) < 5.0  # a similarity fit of another face: not exact (the astronaut's is)

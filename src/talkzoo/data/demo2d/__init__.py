@@ -1,6 +1,7 @@
 """A deterministic 2D demo corpus in talkzoo's prepared-video layout (no HDTF/VoxCeleb needed).
 
-A real photograph (scikit-image's public-domain NASA astronaut portrait) is animated by the
+Real photographs (scikit-image's public-domain NASA astronaut portrait; Grace Hopper's US Navy
+portrait from matplotlib's sample data, the held-out identity) are animated by the
 phoneme-timed viseme rig of the 3D demo corpus (:mod:`talkzoo.data.demo3d`) through its 468
 MediaPipe FaceMesh landmarks: per frame, the rig's 3D face (jaw, lips, blinks, brows) with a
 small head rotation is projected into the photograph and the image is warped piecewise-affinely
@@ -16,18 +17,30 @@ Public API:
 
 from __future__ import annotations
 
-from .corpus import FPS, LAYOUT_FORMAT, build_video_demo_corpus, clip_id, head_motion, video_demo_split
-from .portrait import IBUG68_FROM_MEDIAPIPE, Portrait, load_portrait
+from .corpus import (
+    FPS,
+    HELDOUT_IDENTITY_DIR,
+    LAYOUT_FORMAT,
+    build_video_demo_corpus,
+    clip_id,
+    demo2d_speakers,
+    head_motion,
+    video_demo_split,
+)
+from .portrait import IBUG68_FROM_MEDIAPIPE, IDENTITIES, Portrait, load_portrait
 from .warp import bilinear_sample, piecewise_affine_warp
 
 __all__ = [
     "FPS",
+    "HELDOUT_IDENTITY_DIR",
+    "IDENTITIES",
     "IBUG68_FROM_MEDIAPIPE",
     "LAYOUT_FORMAT",
     "Portrait",
     "bilinear_sample",
     "build_video_demo_corpus",
     "clip_id",
+    "demo2d_speakers",
     "head_motion",
     "load_portrait",
     "piecewise_affine_warp",

@@ -20,10 +20,36 @@ from ..demo3d.corpus import DEMO_SPEAKERS, SAMPLE_RATE, _replace_dir, _rng, _to_
 from ..demo3d.rig import FaceRig, SpeakerStyle, load_face_asset, speech_tracks, upper_face_tracks, vary_template
 from ..demo3d.sentences import HARVARD_SENTENCES
 from ..demo3d.speech import synthesize
+from ..demo3d.corpus import DemoSpeaker
 from .portrait import IBUG68_FROM_MEDIAPIPE, Portrait, WarpMesh, build_warp_mesh, load_portrait
 from .warp import piecewise_affine_warp
 
-__all__ = ["FPS", "LAYOUT_FORMAT", "build_video_demo_corpus", "clip_id", "video_demo_split"]
+__all__ = ["FPS", "HELDOUT_IDENTITY_DIR", "LAYOUT_FORMAT", "build_video_demo_corpus", "clip_id", "demo2d_speakers",
+           "video_demo_split"]
+
+#: sub-folder holding the held-out-identity view of the corpus (a prepared layout of its own whose
+#: ``videos``/``landmarks`` are links to the corpus's): train/val as the main split, test = the
+#: held-out identity (Grace Hopper), evaluation pairs = the cross-identity pairs.
+HELDOUT_IDENTITY_DIR = "heldout_identity"
+
+
+def demo2d_speakers(num_speakers: int = 4, hopper_speakers: int = 0) -> list[tuple[DemoSpeaker, str]]:
+    """The corpus's speakers as ``(DemoSpeaker, identity)``: the first ``num_speakers`` eSpeak voices
+    on the astronaut (names ``DemoSpeaker_<tag>``, as ever), then the next ``hopper_speakers`` voices
+    on Grace Hopper's portrait (names ``DemoSpeaker_hopper_<tag>``): a held-out identity with
+    held-out voices.
+
+    Raises:
+        ConfigError: more than 8 voices in all, or a negative count.
+    """
+    if int(hopper_speakers) < 0 or int(num_speakers) + int(hopper_speakers) > len(DEMO_SPEAKERS):
+        raise ConfigError(f"num_speakers + hopper_speakers must be at most {len(DEMO_SPEAKERS)} (one eSpeak voice each), "
+                          f"got {num_speakers} + {hopper_speakers}")
+    out = [(s, "astronaut") for s in DEMO_SPEAKERS[:num_speakers]]
+    for s in DEMO_SPEAKERS[num_speakers:num_speakers + hopper_speakers]:
+        out.append((DemoSpeaker("DemoSpeaker_hopper_" + s.name.removeprefix("DemoSpeaker_"), s.voice, s.rate, s.pitch,
+                                s.pitch_range), "hopper"))
+    return out
 
 #: Frame rate of every clip (frames per second).
 FPS = 25
@@ -40,20 +66,29 @@ def clip_id(speaker_name: str, sentence: int) -> str:
     return f"demo_{speaker_name.removeprefix('DemoSpeaker_')}_s{sentence:02d}"
 
 
-def video_demo_split(num_speakers: int = 4, sentences_per_speaker: int = 12) -> dict:
-    """Clip ids of the train / val / test splits and the reenactment pairs (held-out sentences).
+def video_demo_split(num_speakers: int = 4, sentences_per_speaker: int = 12, hopper_speakers: int = 0) -> dict:
+    """Clip ids of the train / val / test splits and the reenactment pairs (held-out sentences),
+    and of the held-out identity.
 
     Every speaker speaks sentences 1..N. With N >= 3 the last ``max(1, N // 6)`` sentences are
     test, the ``max(1, N // 12)`` before them val, the rest train (N = 12: 1-9 / 10 / 11-12);
     N = 2: 1 / - / 2; N = 1: everything train. Pairs (``source, driving``): every test clip is
     driven once, with frame 0 of the same sentence by the next speaker (cyclically) as source;
-    with one speaker, the same clip (self-reenactment).
+    with one speaker, the same clip (self-reenactment). These splits and pairs hold only the
+    astronaut's speakers (same identity).
+
+    With ``hopper_speakers`` > 0, Grace Hopper's clips (all sentences) are the held-out identity
+    (``"test_identity"``), never in train/val; ``"pairs_cross"`` are cross-identity reenactment
+    pairs for each test sentence (the last sentence when there is no test split): every astronaut
+    test clip is driven onto a Hopper source (frame 0 of the same sentence, speakers taken cyclically), and every
+    Hopper clip of a test sentence drives an astronaut source.
 
     Args:
-        num_speakers: 1..8; sentences_per_speaker: 1..50.
+        num_speakers: 1..8; sentences_per_speaker: 1..50; hopper_speakers: 0..8 - num_speakers.
 
     Returns:
-        ``{"train": [clip_id], "val": [...], "test": [...], "pairs": [(source, driving)]}``.
+        ``{"train": [clip_id], "val": [...], "test": [...], "pairs": [(source, driving)],
+        "test_identity": [...], "pairs_cross": [(source, driving)]}``.
 
     Raises:
         ConfigError: a size is out of range.
@@ -77,6 +112,15 @@ def video_demo_split(num_speakers: int = 4, sentences_per_speaker: int = 12) -> 
     for k in test:
         for i, name in enumerate(names):
             split["pairs"].append((clip_id(names[(i + 1) % len(names)], k), clip_id(name, k)))
+    hopper = [s.name for s, ident in demo2d_speakers(num_speakers, hopper_speakers) if ident == "hopper"]
+    split["test_identity"] = [clip_id(h, k) for h in hopper for k in range(1, n + 1)]
+    split["pairs_cross"] = []
+    if hopper:
+        for k in test or [n]:
+            for i, name in enumerate(names):
+                split["pairs_cross"].append((clip_id(hopper[i % len(hopper)], k), clip_id(name, k)))
+            for j, h in enumerate(hopper):
+                split["pairs_cross"].append((clip_id(names[j % len(names)], k), clip_id(h, k)))
     return split
 
 
@@ -105,8 +149,8 @@ class _Scene:
 
 
 @functools.lru_cache(maxsize=8)
-def _scene(seed: int, speaker: str, size: int) -> _Scene:
-    portrait = load_portrait()
+def _scene(seed: int, speaker: str, size: int, identity: str = "astronaut") -> _Scene:
+    portrait = load_portrait(identity)
     asset = load_face_asset()
     tmpl = vary_template(asset.template, asset.landmarks, _rng(seed, speaker, "template")).astype(np.float32)
     style = SpeakerStyle.sample(_rng(seed, speaker, "style"))
@@ -215,10 +259,9 @@ def _build_clip(job: tuple) -> tuple[str, int, str]:
     """Worker: synthesise, animate, render and write one clip. Returns (clip_id, frames, source)."""
     from talkzoo.render.video import write_video
 
-    seed, spk_index, k, size, root = job
-    spk = DEMO_SPEAKERS[spk_index]
+    seed, spk, identity, k, size, root = job
     cid = clip_id(spk.name, k)
-    scene = _scene(seed, spk.name, size)
+    scene = _scene(seed, spk.name, size, identity)
     utt = synthesize(HARVARD_SENTENCES[k - 1], spk.voice, rate=spk.rate, pitch=spk.pitch,
                      pitch_range=spk.pitch_range)
     wav = _to_16k(utt.samples, utt.sample_rate)
@@ -234,12 +277,14 @@ def _build_clip(job: tuple) -> tuple[str, int, str]:
     np.save(root / "landmarks" / f"{cid}.npy", landmarks)
     write_video(root / "videos" / f"{cid}.mp4", frames, FPS, audio=wav.astype(np.float32) / 32768.0,
                 sample_rate=SAMPLE_RATE, threads=1)  # fixed thread count: byte-identical on any machine
+    portrait = ("skimage.data.astronaut() (NASA, public domain)" if identity == "astronaut"
+                else "matplotlib sample_data/grace_hopper.jpg (US Navy, public domain)")
     source = (f"talkzoo demo2d (seed {seed}): eSpeak NG voice {spk.voice} speaking Harvard sentence {k}; "
-              "portrait skimage.data.astronaut() (NASA, public domain) animated by the demo3d viseme rig")
+              f"portrait {portrait} animated by the demo3d viseme rig")
     return cid, n_frames, source
 
 
-def _readme(num_speakers: int, n_sent: int, size: int, seed: int, split: dict) -> str:
+def _readme(num_speakers: int, n_sent: int, size: int, seed: int, split: dict, hopper_speakers: int = 0) -> str:
     lines = [
         "# talkzoo 2D demo corpus",
         "",
@@ -256,24 +301,31 @@ def _readme(num_speakers: int, n_sent: int, size: int, seed: int, split: dict) -
         f"  lasts exactly frames / {FPS} s (the speech padded with silence to the last frame).",
         "- `landmarks/<clip_id>.npy` — (T, 68, 2) float32 iBUG-68 points in output pixels (x right, y down,",
         "  (0, 0) = centre of the top-left pixel), mapped from FaceMesh (table in talkzoo.data.demo2d.portrait).",
-        "- `meta.json`, `splits/{train,val,test}.txt`, `pairs/test_pairs.csv` (source,driving).",
+        "- `meta.json`, `splits/{train,val,test}.txt`, `pairs/test_pairs.csv` (source,driving; same identity),",
+        "  `pairs/cross_identity_pairs.csv` (source of one identity, driving video of the other).",
+        f"- `{HELDOUT_IDENTITY_DIR}/`: the held-out-identity view, a prepared layout of its own (its `videos`",
+        "  and `landmarks` link to the corpus's): train/val as above, test = every Grace Hopper clip,",
+        "  `pairs/test_pairs.csv` = the cross-identity pairs. Point a datamodule's `root` at it.",
         "",
         "## Content",
         "",
-        f"{num_speakers} voices x Harvard sentences 1-{n_sent}; held-out sentences: "
+        f"{num_speakers} voices on the astronaut x Harvard sentences 1-{n_sent}; held-out sentences: "
         f"{len(split['train'])} train, {len(split['val'])} val, {len(split['test'])} test clips, "
-        f"{len(split['pairs'])} reenactment pairs across voices.",
+        f"{len(split['pairs'])} same-identity reenactment pairs across voices. Held-out identity: "
+        f"{hopper_speakers} further voices on Grace Hopper's portrait, {len(split['test_identity'])} clips, "
+        f"{len(split['pairs_cross'])} cross-identity pairs.",
         "",
-        "| speaker | eSpeak NG voice | rate (wpm) | pitch |",
-        "|---|---|---|---|",
+        "| speaker | identity | eSpeak NG voice | rate (wpm) | pitch |",
+        "|---|---|---|---|---|",
     ]
-    for s in DEMO_SPEAKERS[:num_speakers]:
-        lines.append(f"| {s.name} | {s.voice} | {s.rate} | {s.pitch} |")
+    for s, ident in demo2d_speakers(num_speakers, hopper_speakers):
+        lines.append(f"| {s.name} | {ident} | {s.voice} | {s.rate} | {s.pitch} |")
     lines += [
         "",
         "## Provenance and licences",
         "",
-        "- Portrait: skimage.data.astronaut(), NASA photograph of Eileen Collins (public domain).",
+        "- Portraits: skimage.data.astronaut(), NASA photograph of Eileen Collins (public domain); Grace Hopper,",
+        "  US Navy photograph (public domain) shipped as matplotlib's sample_data/grace_hopper.jpg.",
         "- Landmarks and face topology: MediaPipe FaceMesh (Apache-2.0); see talkzoo/assets/portrait.",
         "- Text: Harvard sentences (IEEE 1969), public domain. Speech: eSpeak NG (GPL-3.0 program; the",
         "  audio is program output) through the `espeakng-loader` wheel.",
@@ -294,6 +346,7 @@ def build_video_demo_corpus(
     workers: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    hopper_speakers: int = 2,
 ) -> Path:
     """Generate the 2D demo corpus in the prepared-video layout (``talkzoo-video/1``).
 
@@ -324,6 +377,9 @@ def build_video_demo_corpus(
         workers: processes rendering clips in parallel (default: min(2, CPU count)).
         overwrite: replace an existing non-empty ``out_dir``.
         progress: show a tqdm progress bar.
+        hopper_speakers: further voices on Grace Hopper's portrait, the held-out identity
+            (:func:`demo2d_speakers`; 0 = astronaut only). Their clips are in no train/val split;
+            see :func:`video_demo_split` and :data:`HELDOUT_IDENTITY_DIR`.
 
     Returns:
         ``Path`` of the corpus (absolute).
@@ -333,6 +389,7 @@ def build_video_demo_corpus(
         DataError: ``out_dir`` is a file or a non-empty folder without ``overwrite``; eSpeak NG fails.
     """
     _check(num_speakers, sentences_per_speaker)
+    speakers_all = demo2d_speakers(num_speakers, hopper_speakers)
     if isinstance(size, bool) or int(size) != size or not 64 <= size <= 1024 or size % 2:
         raise ConfigError(f"size must be an even number of pixels in 64..1024 (256 or 512), got {size!r}")
     out = Path(out_dir).expanduser().resolve()
@@ -343,17 +400,18 @@ def build_video_demo_corpus(
             raise DataError(f"cannot build the 2D demo corpus at {out}: the folder is not empty "
                             "(pass overwrite=True / --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    load_portrait()  # fail early (scikit-image missing, asset broken)
+    for ident in sorted({i for _, i in speakers_all}):
+        load_portrait(ident)  # fail early (scikit-image missing, asset broken)
 
     from tqdm.auto import tqdm
 
-    split = video_demo_split(num_speakers, sentences_per_speaker)
+    split = video_demo_split(num_speakers, sentences_per_speaker, hopper_speakers)
     jobs = []
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         for sub in ("videos", "landmarks", "splits", "pairs"):
             (tmp / sub).mkdir()
-        jobs = [(int(seed), i, k, int(size), str(tmp)) for i in range(num_speakers)
+        jobs = [(int(seed), spk, ident, k, int(size), str(tmp)) for spk, ident in speakers_all
                 for k in range(1, sentences_per_speaker + 1)]
         n_workers = max(1, min(workers or min(2, os.cpu_count() or 1), len(jobs)))
         bar = tqdm(total=len(jobs), desc="demo2d corpus", unit="clip", disable=not progress)
@@ -370,11 +428,12 @@ def build_video_demo_corpus(
                     results.append(res)
                     bar.update(1)
         bar.close()
-        speakers = [s.name for s in DEMO_SPEAKERS[:num_speakers]]
+        speakers = [s.name for s, _ in speakers_all]
         meta = {
             "format": LAYOUT_FORMAT, "fps": FPS, "sample_rate": SAMPLE_RATE, "size": int(size),
             "landmarks": "ibug68", "speakers": speakers,
-            "clips": {cid: {"speaker": speakers[job[1]], "frames": int(n), "source": src}
+            "identities": {s.name: ident for s, ident in speakers_all},
+            "clips": {cid: {"speaker": job[1].name, "frames": int(n), "source": src}
                       for job, (cid, n, src) in zip(jobs, results, strict=True)},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -383,7 +442,21 @@ def build_video_demo_corpus(
             (tmp / "splits" / f"{part}.txt").write_text(head + "".join(f"{c}\n" for c in split[part]))
         pairs = "".join(f"{s},{d}\n" for s, d in split["pairs"])
         (tmp / "pairs" / "test_pairs.csv").write_text("source,driving\n" + pairs)
-        (tmp / "README.md").write_text(_readme(num_speakers, sentences_per_speaker, size, seed, split))
+        if split["test_identity"]:
+            cross = "source,driving\n" + "".join(f"{s},{d}\n" for s, d in split["pairs_cross"])
+            (tmp / "pairs" / "cross_identity_pairs.csv").write_text(cross)
+            view = tmp / HELDOUT_IDENTITY_DIR
+            for sub in ("splits", "pairs"):
+                (view / sub).mkdir(parents=True)
+            for sub in ("videos", "landmarks"):
+                os.symlink(os.path.join("..", sub), view / sub, target_is_directory=True)
+            (view / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            for part in ("train", "val"):
+                (view / "splits" / f"{part}.txt").write_text((tmp / "splits" / f"{part}.txt").read_text())
+            head = "# talkzoo 2D demo corpus, test split of the held-out identity (Grace Hopper)\n"
+            (view / "splits" / "test.txt").write_text(head + "".join(f"{c}\n" for c in split["test_identity"]))
+            (view / "pairs" / "test_pairs.csv").write_text(cross)
+        (tmp / "README.md").write_text(_readme(num_speakers, sentences_per_speaker, size, seed, split, hopper_speakers))
         _replace_dir(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -25,7 +25,11 @@ import numpy as np
 from talkzoo.errors import ConfigError, DataError
 from talkzoo.landmarks.ibug68 import IBUG68_FROM_FACEMESH
 
-__all__ = ["IBUG68_FROM_MEDIAPIPE", "Portrait", "WarpMesh", "build_warp_mesh", "load_portrait"]
+__all__ = ["IBUG68_FROM_MEDIAPIPE", "IDENTITIES", "Portrait", "WarpMesh", "build_warp_mesh", "load_portrait"]
+
+#: The demo corpus's identities: the astronaut (scikit-image, NASA, public domain) and Grace Hopper
+#: (matplotlib's sample data, US Navy, public domain); assets in ``talkzoo/assets/portrait[/hopper]``.
+IDENTITIES = ("astronaut", "hopper")
 
 #: MediaPipe FaceMesh vertex for each iBUG-300W 68-point landmark (index = iBUG point 0..67):
 #: the project's one correspondence table, :data:`talkzoo.landmarks.ibug68.IBUG68_FROM_FACEMESH`
@@ -68,9 +72,31 @@ class Portrait:
         return (q - b) @ np.linalg.inv(a).T
 
 
-@functools.lru_cache(maxsize=1)
-def load_portrait() -> Portrait:
-    """Load the astronaut portrait (from scikit-image) and the committed portrait asset.
+def _identity_image(identity: str) -> np.ndarray:
+    if identity == "hopper":
+        import matplotlib
+        from PIL import Image
+
+        path = matplotlib.get_data_path() + "/sample_data/grace_hopper.jpg"
+        try:
+            with Image.open(path) as img:
+                return np.ascontiguousarray(np.asarray(img.convert("RGB")))
+        except OSError as exc:
+            raise DataError(f"Grace Hopper's portrait {path} (matplotlib sample data) is missing or unreadable: {exc}") from exc
+    try:
+        from skimage.data import astronaut
+    except ImportError as exc:
+        raise ConfigError("the 2D demo corpus needs scikit-image for its portrait: pip install scikit-image") from exc
+    return np.ascontiguousarray(astronaut())
+
+
+@functools.lru_cache(maxsize=2)
+def load_portrait(identity: str = "astronaut") -> Portrait:
+    """Load a demo portrait and its committed asset.
+
+    ``"astronaut"``: scikit-image's ``astronaut()`` with ``talkzoo/assets/portrait``;
+    ``"hopper"``: matplotlib's ``sample_data/grace_hopper.jpg`` with
+    ``talkzoo/assets/portrait/hopper`` (made by ``scripts/make_hopper_portrait_asset.py``).
 
     Returns:
         :class:`Portrait` (cached; do not modify its arrays).
@@ -80,24 +106,24 @@ def load_portrait() -> Portrait:
         DataError: the asset is missing, or scikit-image's ``astronaut()`` is not the image the
             landmarks were computed on (SHA-256 mismatch).
     """
-    try:
-        from skimage.data import astronaut
-    except ImportError as exc:
-        raise ConfigError("the 2D demo corpus needs scikit-image for its portrait: pip install scikit-image") from exc
+    if identity not in IDENTITIES:
+        raise ConfigError(f"unknown demo identity {identity!r}; expected one of {list(IDENTITIES)}")
     root = resources.files("talkzoo") / "assets" / "portrait"
+    if identity != "astronaut":
+        root = root / identity
     try:
         with (root / "landmarks.npy").open("rb") as f:
             lm = np.load(f).astype(np.float64)
         pose = json.loads((root / "pose.json").read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"the portrait asset in talkzoo/assets/portrait is missing or unreadable: {exc}") from exc
-    image = np.ascontiguousarray(astronaut())
+    image = _identity_image(identity)
     digest = hashlib.sha256(image.tobytes()).hexdigest()
     if list(image.shape) != pose["image_shape"] or digest != pose["image_sha256"]:
-        raise DataError(f"skimage.data.astronaut() has shape {image.shape} and SHA-256 {digest}, not the image the "
+        raise DataError(f"the {identity} portrait has shape {image.shape} and SHA-256 {digest}, not the image the "
                         f"portrait landmarks were made on ({pose['image_shape']}, {pose['image_sha256']})")
     if lm.shape != (468, 3):
-        raise DataError(f"talkzoo/assets/portrait/landmarks.npy has shape {lm.shape}; expected (468, 3)")
+        raise DataError(f"the {identity} portrait asset landmarks.npy has shape {lm.shape}; expected (468, 3)")
     a = np.asarray(pose["template_to_image"]["A"], dtype=np.float64)
     b = np.asarray(pose["template_to_image"]["b"], dtype=np.float64)
     xy = lm[:, :2] - 0.5
