@@ -345,13 +345,13 @@ def _dualtalker_reference(model, audio, budget: float, device) -> dict:
 
     frames = int(model.frames_for_audio(audio.shape[1]))
     start = time.perf_counter()
-    x = model.audio_encoder_proj(model.encode_audio_chunked(audio, None, frames, frames))
-    style = model.style(torch.tensor([0], device=device))
+    x = model.network.audio_encoder_proj(model.encode_audio_chunked(audio, None, frames, frames))
+    style = model.network.style(torch.tensor([0], device=device))
     motion = torch.zeros(1, 0, model.vertex_dim, device=device)
     stamps = [time.perf_counter()]
     for t in range(frames):
         padded = torch.cat([motion, torch.zeros(1, 1, model.vertex_dim, device=device)], dim=1)
-        pred, _ = model.primal_teacher_forced(x[:, : t + 1], style, padded)
+        pred, _ = model.network.primal_teacher_forced(x[:, : t + 1], style, padded)
         motion = torch.cat([motion, pred[:, t : t + 1]], dim=1)
         _sync(device)
         stamps.append(time.perf_counter())

@@ -59,6 +59,15 @@ def test_crossfade_plan_by_hand():
     # fade of seam 25 over frames 22.5..27.5: frame 22 (centre 22.5) -> 1, 23 -> 0.8, 25 -> 0.4, 27 -> 0
     assert first[22] == 1.0 and first[23] == pytest.approx(0.8) and first[25] == pytest.approx(0.4) and first[27] == 0.0
     assert plan[1].weight[25 - 20] == pytest.approx(0.6)
+    w0, w1, w2 = (w.weight for w in plan)
+    assert w0[:23].eq(1).all() and w0[27:].eq(0).all()
+    torch.testing.assert_close(w0[23:27], torch.tensor([0.8, 0.6, 0.4, 0.2], dtype=torch.float64))
+    torch.testing.assert_close(w1[3:7], torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64))  # frames 23..26
+    assert w1[:3].eq(0).all() and w1[7:23].eq(1).all()
+    torch.testing.assert_close(w2[3:7], torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64))  # frames 43..46
+    hard = plan_windows(70, 30, 0, "crossfade")  # no fade: a step at each seam, K = ceil(40 / 30) + 1
+    assert [(w.start, w.stop) for w in hard] == [(0, 30), (20, 50), (40, 70)]
+    assert hard[1].weight.tolist() == [0.0] * 5 + [1.0] * 20 + [0.0] * 5  # frames 25..44
 
 
 def test_nearest_plan_by_hand():
@@ -69,15 +78,18 @@ def test_nearest_plan_by_hand():
 
 
 @pytest.mark.parametrize("blend", ["crossfade", "nearest"])
-@pytest.mark.parametrize("n, w, o", [(1, 30, 5), (30, 30, 5), (31, 30, 5), (200, 30, 5), (97, 13, 4), (50, 7, 0), (64, 10, 9)])
+@pytest.mark.parametrize(
+    "n, w, o", [(1, 30, 5), (30, 30, 5), (31, 30, 5), (200, 30, 5), (97, 13, 4), (50, 7, 0), (64, 10, 9), (18000, 900, 60)]
+)
 def test_plan_is_a_partition_of_unity_with_context(blend, n, w, o):
     plan = plan_windows(n, w, o, blend)
     total = torch.zeros(n, dtype=torch.float64)
     for win in plan:
         assert 0 <= win.start < win.stop <= n and win.weight.shape == (win.stop - win.start,)
         total[win.start : win.stop] += win.weight
-    torch.testing.assert_close(total, torch.ones(n, dtype=torch.float64))
-    assert plan[0].start == 0 and plan[-1].stop == n
+    assert total.eq(1).all()  # exactly: every frame is fully covered
+    assert plan[0].start == 0 and plan[-1].stop == n and all(win.stop - win.start == min(w, n) for win in plan)
+    assert all(a.stop - b.start >= 2 * min(o, (min(w, n) - 1) // 2) for a, b in zip(plan, plan[1:]))
     o_eff = min(o, (min(w, n) - 1) // 2)
     need = o_eff if blend == "nearest" else o_eff / 2
     for win in plan:
@@ -161,3 +173,34 @@ def test_default_optimizers():
     assert isinstance(opt, torch.optim.Adam) and opt.defaults["lr"] == 1e-4 and opt.defaults["weight_decay"] == 0
     opt = adamw(p)
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["lr"] == 1e-4 and opt.defaults["weight_decay"] == 1e-2
+
+
+# ---------------------------------------------------------------- state-dict compatibility
+def test_unprefixed_keys_of_a_moved_network_still_load():
+    from torch import nn
+
+    from talkzoo.nn.state import accept_unprefixed_keys
+
+    class Old(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(2, 3)
+            self.register_buffer("scale", torch.ones(()))
+
+    class New(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.network = Old()
+            self.head = nn.Linear(3, 1)
+            accept_unprefixed_keys(self, "network")
+
+    torch.manual_seed(0)
+    old = Old()
+    old.scale.fill_(2.0)
+    new = New()
+    state = {**old.state_dict(), **{f"head.{k}": v for k, v in new.head.state_dict().items()}}
+    new.load_state_dict(state)  # strict: every old key found its place
+    assert torch.equal(new.network.proj.weight, old.proj.weight) and float(new.network.scale) == 2.0
+    new.load_state_dict(new.state_dict())  # current keys load unchanged
+    with pytest.raises(RuntimeError, match="Unexpected"):
+        new.load_state_dict({**state, "other.weight": torch.zeros(1)})

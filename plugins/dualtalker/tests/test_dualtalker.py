@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from dualtalker_testutils import VERTS, make_batch, select, tiny_model, tiny_spec
-from talkzoo_dualtalker.layers import SpeakerAwareGate, alibi_slopes, periodic_positional_encoding, temporal_bias
+from talkzoo.nn.positional import sinusoidal_encoding
+from talkzoo_dualtalker.layers import SpeakerAwareGate, alibi_slopes, temporal_bias
 from talkzoo_dualtalker.losses import consistency_loss, masked_mse, masked_smooth_l1, rbf_bandwidth
 from talkzoo_dualtalker.model import DualTalker
 
@@ -61,7 +62,7 @@ def test_shapes_losses_and_generate():
 
 
 def test_positional_encoding_and_bias_have_no_length_limit():
-    pe = periodic_positional_encoding(torch.arange(2000), 16, 30)
+    pe = sinusoidal_encoding(torch.arange(2000), 16, period=30)
     torch.testing.assert_close(pe[:30], pe[1950:1980])
     torch.testing.assert_close(pe[0, 0::2], torch.zeros(8))
     slopes = alibi_slopes(4)
@@ -220,10 +221,10 @@ def test_primal_loss_matches_manual_reference():
     model = tiny_model().eval()
     batch = make_batch([6])
     with torch.no_grad():
-        feats = model.encode_audio(batch.audio, batch.audio_mask, 6, 6)
-        x = model.audio_encoder_proj(feats)
-        style = model.style(batch.speaker)
-        pred, _ = model.primal_teacher_forced(x, style, batch.displacements.reshape(1, 6, -1))
+        feats = model.network.encode_audio(batch.audio, batch.audio_mask, 6, 6)
+        x = model.network.audio_encoder_proj(feats)
+        style = model.network.style(batch.speaker)
+        pred, _ = model.network.primal_teacher_forced(x, style, batch.displacements.reshape(1, 6, -1))
         manual = ((pred - batch.displacements.reshape(1, 6, -1)) ** 2).mean()
         assert model.compute_losses(batch)["primal_mse"].item() == pytest.approx(manual.item(), rel=1e-6)
 
@@ -245,7 +246,7 @@ def test_speaker_aware_gate_dimensions():
 
 def test_weight_tying_shares_parameters_across_branches():
     model = tiny_model(num_layers=2)
-    for layer in model.layers:
+    for layer in model.network.layers:
         cross = layer.cross
         assert cross.value_proj["primal"] is not cross.value_proj["dual"]
     names = [n for n, _ in model.named_parameters()]
@@ -253,19 +254,19 @@ def test_weight_tying_shares_parameters_across_branches():
     batch = make_batch([10])
     bsz, total = batch.frame_mask.shape
     motion = batch.displacements.reshape(bsz, total, -1)
-    feats = model.encode_audio(batch.audio, batch.audio_mask, total, total)
-    x = model.audio_encoder_proj(feats)
-    style = model.style(batch.speaker)
-    cross0 = model.layers[0].cross
-    shared = [cross0.audio_proj.weight, cross0.motion_proj.weight, model.layers[0].self_attn.q_proj.weight,
-              model.layers[0].gate.fc1.weight, model.motion_encoder.weight, model.style.weight]  # fmt: skip
+    feats = model.network.encode_audio(batch.audio, batch.audio_mask, total, total)
+    x = model.network.audio_encoder_proj(feats)
+    style = model.network.style(batch.speaker)
+    cross0 = model.network.layers[0].cross
+    shared = [cross0.audio_proj.weight, cross0.motion_proj.weight, model.network.layers[0].self_attn.q_proj.weight,
+              model.network.layers[0].gate.fc1.weight, model.network.motion_encoder.weight, model.network.style.weight]  # fmt: skip
     grads = {}
     for branch in ("primal", "dual"):
         model.zero_grad()
         if branch == "primal":
-            out, _ = model.primal_teacher_forced(x, style, motion)
+            out, _ = model.network.primal_teacher_forced(x, style, motion)
         else:
-            out, _ = model.dual_teacher_forced(model.motion_encoder(motion), style, x)
+            out, _ = model.network.dual_teacher_forced(model.network.motion_encoder(motion), style, x)
         out.pow(2).sum().backward(retain_graph=True)
         grads[branch] = [None if p.grad is None else p.grad.clone() for p in shared]
     for i, p in enumerate(shared):
@@ -273,8 +274,8 @@ def test_weight_tying_shares_parameters_across_branches():
         assert grads["dual"][i] is not None and grads["dual"][i].abs().sum() > 0, f"dual grad {i}"
     # W_{Q_X} = W_{K_X̄}: in the primal branch audio_proj makes the queries, in the dual branch the keys
     shared_vo = tiny_model(share_value_output=True, share_feedforward=True)
-    assert shared_vo.layers[0].cross.value_proj["primal"] is shared_vo.layers[0].cross.value_proj["dual"]
-    assert shared_vo.layers[0].ff["primal"] is shared_vo.layers[0].ff["dual"]
+    assert shared_vo.network.layers[0].cross.value_proj["primal"] is shared_vo.network.layers[0].cross.value_proj["dual"]
+    assert shared_vo.network.layers[0].ff["primal"] is shared_vo.network.layers[0].ff["dual"]
     assert shared_vo.num_parameters() < model.num_parameters() - 0  # sharing removes parameters
 
 
@@ -283,7 +284,7 @@ def test_diagonal_mask_with_audio_query_ignores_the_query():
     model = tiny_model(cross_attention_mask="diagonal")
     batch = make_batch([8])
     model.compute_losses(batch)["primal_mse"].backward()
-    cross = model.layers[0].cross
+    cross = model.network.layers[0].cross
     assert cross.audio_proj.weight.grad is None or cross.audio_proj.weight.grad.abs().max() == 0
 
 
@@ -295,8 +296,8 @@ def test_ablation_switches_remove_terms():
     assert set(losses) == {"loss", "primal_mse", "ccrl"}
     torch.testing.assert_close(losses["loss"], losses["primal_mse"] + 1e-6 * losses["ccrl"])
     losses["loss"].backward()
-    assert no_dual.audio_decoder.weight.grad is None
-    assert no_dual.layers[0].cross.value_proj["dual"].weight.grad is None
+    assert no_dual.network.audio_decoder.weight.grad is None
+    assert no_dual.network.layers[0].cross.value_proj["dual"].weight.grad is None
 
     no_ccrl = tiny_model(use_consistency=False).eval()
     losses = no_ccrl.compute_losses(batch)
@@ -316,7 +317,7 @@ def _naive_generate(model: DualTalker, x, style, num_frames):
     motion = torch.zeros(x.shape[0], 0, model.vertex_dim)
     for t in range(num_frames):
         padded = torch.cat([motion, torch.zeros(x.shape[0], 1, model.vertex_dim)], dim=1)
-        pred, _ = model.primal_teacher_forced(x[:, : t + 1], style, padded)
+        pred, _ = model.network.primal_teacher_forced(x[:, : t + 1], style, padded)
         motion = torch.cat([motion, pred[:, t : t + 1]], dim=1)
     return motion
 
@@ -336,11 +337,11 @@ def test_cached_generation_equals_naive_loop_and_teacher_forcing(options):
     batch = make_batch([17])
     total = 17
     with torch.no_grad():
-        x = model.audio_encoder_proj(model.encode_audio(batch.audio, batch.audio_mask, total, total))
-        style = model.style(batch.speaker)
-        cached, _ = model.primal_autoregressive(x, style, total)
+        x = model.network.audio_encoder_proj(model.network.encode_audio(batch.audio, batch.audio_mask, total, total))
+        style = model.network.style(batch.speaker)
+        cached, _ = model.network.primal_autoregressive(x, style, total)
         naive = _naive_generate(model, x, style, total)
-        forced, _ = model.primal_teacher_forced(x, style, cached)
+        forced, _ = model.network.primal_teacher_forced(x, style, cached)
         generated = model.generate(batch.audio, batch.template, batch.speaker, num_frames=total, audio_mask=batch.audio_mask)
     assert cached.abs().max() > 1e-3  # a non-trivial sequence
     torch.testing.assert_close(cached, naive, rtol=0, atol=1e-5)
@@ -438,7 +439,7 @@ def test_jsonargparse_builds_encoder_from_class_path():
         }
     )
     model = parser.instantiate_classes(cfg).model
-    assert isinstance(model, DualTalker) and model.audio_dim == 20 and model.d_model == 8
+    assert isinstance(model, DualTalker) and model.network.audio_dim == 20 and model.network.d_model == 8
 
 
 # ---------------------------------------------------------------------------------- wav2vec 2.0
@@ -452,7 +453,7 @@ def test_tiny_wav2vec2_encoder_end_to_end():
         }
     )  # fmt: skip
     model = tiny_model(audio_encoder=encoder)
-    assert model.audio_decoder.out_features == 32
+    assert model.network.audio_decoder.out_features == 32
     assert not any(p.requires_grad for p in encoder.model.feature_extractor.parameters())  # frozen TCN
     batch = make_batch([10, 7])
     losses = model.compute_losses(batch)

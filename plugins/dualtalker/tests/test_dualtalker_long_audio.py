@@ -34,24 +34,24 @@ def one_thread():
 def _inputs(model, frames: int, seed: int = 0):
     batch = make_batch([frames], seed=seed)
     with torch.no_grad():
-        x = model.audio_encoder_proj(model.encode_audio(batch.audio, batch.audio_mask, frames, frames))
-        style = model.style(batch.speaker)
+        x = model.network.audio_encoder_proj(model.network.encode_audio(batch.audio, batch.audio_mask, frames, frames))
+        style = model.network.style(batch.speaker)
     return x, style
 
 
 def _banded_teacher_forced(model, x, style, motion, window: int):
     """Reference: one parallel pass where every attention sees only its last ``window`` frames."""
-    tokens = model._tokens(model.motion_encoder(motion).roll(1, dims=1), style, "primal")
+    tokens = model.network._tokens(model.network.motion_encoder(motion).roll(1, dims=1), style, "primal")
     pos = torch.arange(tokens.shape[1])
     too_old = (pos[:, None] - pos[None, :]) >= window
-    self_bias = model._self_bias(pos, pos).masked_fill(too_old[None], float("-inf"))
-    cross_bias = model._cross_bias(pos, pos).masked_fill(too_old[None], float("-inf"))
+    self_bias = model.network._self_bias(pos, pos).masked_fill(too_old[None], float("-inf"))
+    cross_bias = model.network._cross_bias(pos, pos).masked_fill(too_old[None], float("-inf"))
     h = tokens
-    for layer in model.layers:
-        h = layer(h, x, style, "primal", model.query_side, self_bias, cross_bias)
-    if model.final_norm is not None:
-        h = model.final_norm["primal"](h)
-    return model.motion_decoder(h)
+    for layer in model.network.layers:
+        h = layer(h, x, style, "primal", model.network.query_side, self_bias, cross_bias)
+    if model.network.final_norm is not None:
+        h = model.network.final_norm["primal"](h)
+    return model.network.motion_decoder(h)
 
 
 # ------------------------------------------------------------------------------ window positions
@@ -82,10 +82,10 @@ def test_window_is_exact_for_sequences_within_it(options, one_thread):
     default = tiny_model(ppe_period=6, bias_period=5, **options).eval()  # max_context=600
     x, style = _inputs(bounded, frames)
     with torch.no_grad():
-        ring, _ = bounded.primal_autoregressive(x, style, frames)
-        exact, _ = unbounded.primal_autoregressive(x, style, frames)
-        dflt, _ = default.primal_autoregressive(x, style, frames)
-    sliced, _ = bounded.primal_autoregressive(x, style, frames)  # gradients on: concatenate + slice
+        ring, _ = bounded.network.primal_autoregressive(x, style, frames)
+        exact, _ = unbounded.network.primal_autoregressive(x, style, frames)
+        dflt, _ = default.network.primal_autoregressive(x, style, frames)
+    sliced, _ = bounded.network.primal_autoregressive(x, style, frames)  # gradients on: concatenate + slice
     assert exact.abs().max() > 1e-3
     torch.testing.assert_close(ring, exact, rtol=0, atol=1e-6)
     torch.testing.assert_close(dflt, exact, rtol=0, atol=1e-6)
@@ -99,14 +99,14 @@ def test_window_beyond_its_length_equals_banded_attention(options, one_thread):
     model = tiny_model(ppe_period=6, bias_period=3, max_context=window, **options).eval()
     x, style = _inputs(model, frames, seed=1)
     with torch.no_grad():
-        ring, _ = model.primal_autoregressive(x, style, frames)
+        ring, _ = model.network.primal_autoregressive(x, style, frames)
         reference = _banded_teacher_forced(model, x, style, ring, window)
-    sliced, _ = model.primal_autoregressive(x, style, frames)
+    sliced, _ = model.network.primal_autoregressive(x, style, frames)
     torch.testing.assert_close(ring, reference, rtol=0, atol=1e-5)
     torch.testing.assert_close(sliced.detach(), ring, rtol=0, atol=1e-5)
     with torch.no_grad():
         unbounded = tiny_model(ppe_period=6, bias_period=3, max_context=None, **options).eval()
-        exact, _ = unbounded.primal_autoregressive(x, style, frames)
+        exact, _ = unbounded.network.primal_autoregressive(x, style, frames)
     torch.testing.assert_close(ring[:, :window], exact[:, :window], rtol=0, atol=1e-6)
 
 
@@ -137,7 +137,7 @@ def test_caches_never_exceed_max_context(primal_query, monkeypatch, one_thread):
     monkeypatch.setattr(FusionLayer, "step", step)
     x, style = _inputs(model, frames)
     with torch.no_grad():
-        pred, _ = model.primal_autoregressive(x, style, frames)
+        pred, _ = model.network.primal_autoregressive(x, style, frames)
     assert len(seen) == 2 and max(sizes) == window and torch.isfinite(pred).all()
     for cache in seen:
         assert cache["self"].count == frames and len(cache["self"]) == window and cache["self"].ring
@@ -181,7 +181,7 @@ def test_chunked_encoding_exact_for_short_audio(encoder, one_thread):
     model = tiny_model(audio_encoder=ENCODERS[encoder](), encoder_chunk_seconds=1.0, encoder_chunk_overlap_seconds=0.2).eval()
     batch = make_batch([29, 20])  # < 1 s each at 30 fps
     with torch.no_grad():
-        whole = model.encode_audio(batch.audio, batch.audio_mask, torch.tensor([29, 20]), 29)
+        whole = model.network.encode_audio(batch.audio, batch.audio_mask, torch.tensor([29, 20]), 29)
         chunked = model.encode_audio_chunked(batch.audio, batch.audio_mask, torch.tensor([29, 20]), 29)
         gen = model.generate(batch.audio, batch.template, batch.speaker, audio_mask=batch.audio_mask)
         model.encoder_chunk_seconds = None
@@ -195,25 +195,25 @@ def test_chunked_encoding_of_long_audio(encoder, monkeypatch, one_thread):
     chunk = 1.0
     model = tiny_model(audio_encoder=ENCODERS[encoder](), encoder_chunk_seconds=chunk, encoder_chunk_overlap_seconds=0.2).eval()
     inputs: list[int] = []
-    original = model.audio_encoder.forward
+    original = model.network.audio_encoder.forward
 
     def spy(audio, audio_mask, num_frames):
         inputs.append(audio.shape[1])
         return original(audio, audio_mask, num_frames)
 
-    monkeypatch.setattr(model.audio_encoder, "forward", spy)
+    monkeypatch.setattr(model.network.audio_encoder, "forward", spy)
     batch = make_batch([100, 45])  # 3.3 s and 1.5 s
     frames = torch.tensor([100, 45])
     with torch.no_grad():
         chunked = model.encode_audio_chunked(batch.audio, batch.audio_mask, frames, 100)
         out = model.generate(batch.audio, batch.template, batch.speaker, audio_mask=batch.audio_mask)
-    assert chunked.shape == (2, 100, model.audio_dim) and torch.isfinite(chunked).all()
+    assert chunked.shape == (2, 100, model.network.audio_dim) and torch.isfinite(chunked).all()
     assert chunked[1, 45:].abs().max() == 0 and chunked[1, :45].abs().max() > 0
     assert max(inputs) <= int(chunk * RATE) + 1 and len(inputs) > 4
     assert out.shape == (2, 100, VERTS, 3) and torch.isfinite(out).all()
     if encoder == "mel":  # parameter-free front-end: windows agree with the whole-file features
         with torch.no_grad():
-            whole = model.encode_audio(batch.audio, batch.audio_mask, frames, 100)
+            whole = model.network.encode_audio(batch.audio, batch.audio_mask, frames, 100)
         corr = torch.corrcoef(torch.stack([whole[0].flatten(), chunked[0].flatten()]))[0, 1]
         assert corr > 0.95, corr
 

@@ -1,8 +1,9 @@
 """Building blocks of DualTalker's cross-modal fusion (Su, Yang, Li, "DualTalker", Sec. III-B/C).
 
 Everything here is written for this plugin from the paper's equations and the appendix; nothing
-is copied from FaceFormer's code (its positional encoding and biased mask are re-derived from
-their published definitions, see :func:`periodic_positional_encoding` and :func:`temporal_bias`).
+is copied from FaceFormer's code (its biased mask is re-derived from its published definition, see
+:func:`temporal_bias`; the periodic positional encoding is the core's
+:func:`talkzoo.nn.positional.sinusoidal_encoding` with a period).
 
 Shape letters: ``B`` batch, ``T``/``Tq``/``Tk`` frames (query/key), ``d`` model width, ``H``
 heads, ``dh = d / H`` per-head width. All tensors are floating point (float32 in the tests).
@@ -51,31 +52,6 @@ def alibi_slopes(num_heads: int) -> Tensor:
         lower = 2 ** int(math.floor(math.log2(num_heads)))
         slopes = power_of_two(lower) + power_of_two(2 * lower)[0::2][: num_heads - lower]
     return torch.tensor(slopes, dtype=torch.float32)
-
-
-def periodic_positional_encoding(positions: Tensor, dim: int, period: int) -> Tensor:
-    """Periodic sinusoidal positional encoding (PPE, FaceFormer Sec. 3.2), any sequence length.
-
-    The usual sinusoidal encoding of ``pos mod period``: channel ``2i`` is
-    ``sin(p / 10000^(2i/dim))`` and channel ``2i+1`` is ``cos(p / 10000^(2i/dim))`` with
-    ``p = pos mod period``. It is computed on the fly, so there is no maximum length.
-
-    Args:
-        positions: ``(T,)`` int64 frame indices (``>= 0``).
-        dim: encoding width ``d``.
-        period: period ``p`` in frames (DualTalker: the mesh frame rate, 25 BIWI / 30 VOCASET).
-
-    Returns:
-        ``(T, dim)`` float32 encoding.
-    """
-    if period < 1:
-        raise ConfigError(f"positional-encoding period must be >= 1, got {period}")
-    pos = torch.remainder(positions, period).to(torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device) * (-math.log(10000.0) / dim))
-    pe = torch.zeros(positions.shape[0], dim, dtype=torch.float32, device=positions.device)
-    pe[:, 0::2] = torch.sin(pos * freq)
-    pe[:, 1::2] = torch.cos(pos * freq[: dim // 2])
-    return pe
 
 
 def temporal_bias(query_pos: Tensor, key_pos: Tensor, slopes: Tensor, period: int, mode: str) -> Tensor:

@@ -13,20 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def masked_sequence_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of elementwise ``values`` over each sequence's real frames and all channels.
-
-    Args:
-        values: ``(B, T, C)`` elementwise loss values.
-        mask: ``(B, T)`` bool, ``True`` on real frames.
-
-    Returns:
-        ``(B,)`` means; ``0`` for a sequence without real frames.
-    """
-    m = mask.to(values.dtype)[..., None]
-    count = m.sum(dim=(1, 2)) * values.shape[-1]
-    return (values * m).sum(dim=(1, 2)) / count.clamp(min=1)
+from talkzoo.nn.masked import masked_mean
 
 
 def masked_mse(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -40,7 +27,7 @@ def masked_mse(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     Returns:
         ``(B,)`` MSE over real frames and channels.
     """
-    return masked_sequence_mean((prediction - target).pow(2), mask)
+    return masked_mean((prediction - target).pow(2), mask, dim=(1, 2))
 
 
 def masked_smooth_l1(prediction: Tensor, target: Tensor, mask: Tensor, beta: float = 1.0) -> Tensor:
@@ -56,7 +43,7 @@ def masked_smooth_l1(prediction: Tensor, target: Tensor, mask: Tensor, beta: flo
     Returns:
         ``(B,)`` mean Smooth-L1 over real frames and channels.
     """
-    return masked_sequence_mean(F.smooth_l1_loss(prediction, target, reduction="none", beta=beta), mask)
+    return masked_mean(F.smooth_l1_loss(prediction, target, reduction="none", beta=beta), mask, dim=(1, 2))
 
 
 def rbf_bandwidth(motion: Tensor, mask: Tensor) -> Tensor:

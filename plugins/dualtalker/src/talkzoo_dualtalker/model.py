@@ -4,8 +4,11 @@ Su, Yang, Li, "DualTalker: A Cross-Modal Dual Learning Approach for Speech-Drive
 Animation" (no official code exists; this is an independent implementation of the paper text,
 ``papers/dualtalker.md``, and the project's implementation notes ``specs/dualtalker_ottalk.md``).
 
-The model is a :class:`~talkzoo.tasks.mesh.AudioToMeshTask`. Training runs two branches that
-share the audio encoder, the motion encoder, the style embedding and the fusion modules:
+The model is a :class:`~talkzoo.tasks.mesh.AudioToMeshTask` (the LightningModule: losses wired,
+hooks, ``generate``); its weights live in :class:`~talkzoo_dualtalker.network.DualTalkerNetwork`
+(``self.network``), its layers in :mod:`talkzoo_dualtalker.layers` and its loss terms in
+:mod:`talkzoo_dualtalker.losses`. Training runs two branches that share the audio encoder, the
+motion encoder, the style embedding and the fusion modules:
 
 * **primal** (facial animation, Eq. 1): audio ``X`` + past motion → motion ``M̂`` (Sec. III-B);
 * **dual** (lip reading, Eq. 2): motion ``Y`` + past audio features → audio features ``Â``
@@ -29,29 +32,23 @@ from torch import Tensor, nn
 
 from talkzoo.data.batch import MeshBatch
 from talkzoo.data.spec import MeshDataSpec
-from talkzoo.modules import build_module
 from talkzoo.errors import ConfigError, DataError
-from talkzoo.tasks.base import _adam
+from talkzoo.modules import build_module
+from talkzoo.nn.optim import adam
+from talkzoo.nn.sequence import samples_per_sequence, sequence_frame_counts
+from talkzoo.nn.state import accept_unprefixed_keys
+from talkzoo.nn.windows import check_window_options, plan_audio_windows, window_samples
 from talkzoo.tasks.mesh import AudioToMeshTask
 
-from talkzoo_dualtalker.layers import (
-    CROSS_MASKS,
-    FusionLayer,
-    alibi_slopes,
-    periodic_positional_encoding,
-    temporal_bias,
-    window_key_positions,
-)
 from talkzoo_dualtalker.losses import consistency_loss, masked_mse, masked_smooth_l1
-
-_QUERY_SIDES = {"audio": "memory", "motion": "stream"}
-_START_TOKENS = ("style", "zero", "learned")
+from talkzoo_dualtalker.network import DualTalkerNetwork
 
 
 class DualTalker(AudioToMeshTask):
     """DualTalker (primal facial animation + dual lip reading), an audio-to-mesh talkzoo model.
 
-    Architecture (appendix A, "Network Architecture"): the injected ``audio_encoder`` (wav2vec
+    Architecture (appendix A, "Network Architecture", in :class:`~talkzoo_dualtalker.network.DualTalkerNetwork`,
+    ``self.network``): the injected ``audio_encoder`` (wav2vec
     2.0 with a frozen CNN and a fine-tuned 12-layer transformer, interpolated to the mesh frame
     rate) gives ``A (B, T, C)``; ``audio_encoder_proj: Linear(C → d)`` gives ``X``;
     ``motion_encoder: Linear(3V → d)`` encodes displacements; ``style: Embedding(#speakers, d)``
@@ -166,7 +163,7 @@ class DualTalker(AudioToMeshTask):
         ccrl_temperature: float = 1.0,
         smooth_l1_beta: float = 1.0,
         detach_dual_target: bool = True,
-        optimizer: OptimizerCallable = _adam,
+        optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
         max_context: int | None = 600,
@@ -179,42 +176,20 @@ class DualTalker(AudioToMeshTask):
         spec_ = self.mesh_spec
         if spec_.num_vertices < 1:
             raise ConfigError(f"DualTalker needs spec.num_vertices >= 1, got {spec_.num_vertices}")
-        if primal_query not in _QUERY_SIDES:
-            raise ConfigError(f"primal_query must be 'audio' or 'motion', got {primal_query!r}")
-        if cross_attention_mask not in CROSS_MASKS:
-            raise ConfigError(f"cross_attention_mask must be one of {CROSS_MASKS}, got {cross_attention_mask!r}")
-        if start_token not in _START_TOKENS:
-            raise ConfigError(f"start_token must be one of {_START_TOKENS}, got {start_token!r}")
+        DualTalkerNetwork.check_options(primal_query, cross_attention_mask, start_token, max_context)
         if not 0.0 <= scheduled_sampling <= 1.0:
             raise ConfigError(f"scheduled_sampling must be in [0, 1], got {scheduled_sampling}")
         if ccrl_temperature <= 0 or (ccrl_sigma is not None and ccrl_sigma <= 0):
             raise ConfigError("ccrl_temperature and ccrl_sigma must be > 0")
-        if max_context is not None and int(max_context) < 1:
-            raise ConfigError(f"max_context must be >= 1 frame or None, got {max_context}")
-        if encoder_chunk_overlap_seconds < 0:
-            raise ConfigError(f"encoder_chunk_overlap_seconds must be >= 0, got {encoder_chunk_overlap_seconds}")
-        if encoder_chunk_seconds is not None and encoder_chunk_seconds <= 2 * encoder_chunk_overlap_seconds:
-            raise ConfigError(
-                f"encoder_chunk_seconds ({encoder_chunk_seconds}) must exceed twice the overlap "
-                f"({encoder_chunk_overlap_seconds} s on each side)"
-            )
+        check_window_options(
+            encoder_chunk_seconds, encoder_chunk_overlap_seconds, "encoder_chunk_seconds", "encoder_chunk_overlap_seconds"
+        )
         if audio_encoder is None:
             from talkzoo.audio.encoders import Wav2Vec2Encoder
 
             audio_encoder = Wav2Vec2Encoder()
-        if not isinstance(getattr(audio_encoder, "output_dim", None), int):
-            raise ConfigError(f"audio_encoder {type(audio_encoder).__name__} has no integer 'output_dim'")
 
-        self.d_model = d_model
-        self.num_heads = num_heads
         self.vertex_dim = 3 * spec_.num_vertices
-        period = max(1, int(round(spec_.fps)))
-        self.ppe_period = int(ppe_period or period)
-        self.bias_period = int(bias_period or period)
-        self.query_side = _QUERY_SIDES[primal_query]
-        self.cross_attention_mask = cross_attention_mask
-        self.start_token = start_token
-        self.style_in_tokens = style_in_tokens
         self.teacher_forcing = teacher_forcing
         self.scheduled_sampling = scheduled_sampling
         self.use_dual = use_dual
@@ -224,56 +199,22 @@ class DualTalker(AudioToMeshTask):
         self.ccrl_temperature = ccrl_temperature
         self.smooth_l1_beta = smooth_l1_beta
         self.detach_dual_target = detach_dual_target
-        self.max_context = None if max_context is None else int(max_context)
         self.encoder_chunk_seconds = None if encoder_chunk_seconds is None else float(encoder_chunk_seconds)
         self.encoder_chunk_overlap_seconds = float(encoder_chunk_overlap_seconds)
 
-        # --- shared encoders (Sec. III-A/B; appendix) ---
-        self.audio_encoder = audio_encoder
-        self.audio_dim = int(audio_encoder.output_dim)
-        self.audio_encoder_proj = nn.Linear(self.audio_dim, d_model)  # "linear projection-based audio encoder"
-        self.motion_encoder = nn.Linear(self.vertex_dim, d_model)  # "a fully connected layer with d outputs"
-        self.style = nn.Embedding(max(1, spec_.num_speakers), d_model)  # style embedding S_n
-        if start_token == "learned":
-            self.start = nn.Parameter(torch.zeros(2, d_model))  # one per branch
-        # --- cross-modal fusion, shared by both branches ---
-        self.layers = nn.ModuleList(
-            FusionLayer(
-                d_model, num_heads, feedforward_dim, dropout, se_reduction, norm_first,
-                share_value_output, share_feedforward,
-            )  # fmt: skip
-            for _ in range(num_layers)
-        )
-        self.final_norm = (
-            nn.ModuleDict({"primal": nn.LayerNorm(d_model), "dual": nn.LayerNorm(d_model)}) if norm_first else None
-        )
-        self.token_dropout = nn.Dropout(dropout)
-        # --- decoders ---
-        self.motion_decoder = nn.Linear(d_model, self.vertex_dim)
-        if zero_init_motion_decoder:
-            nn.init.zeros_(self.motion_decoder.weight)
-            nn.init.zeros_(self.motion_decoder.bias)
-        self.audio_decoder = nn.Linear(d_model, self.audio_dim)
-        self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
+        period = max(1, int(round(spec_.fps)))
+        self.network = DualTalkerNetwork(
+            self.vertex_dim, spec_.num_speakers, audio_encoder, d_model=d_model, num_heads=num_heads,
+            num_layers=num_layers, feedforward_dim=feedforward_dim, se_reduction=se_reduction, dropout=dropout,
+            norm_first=norm_first, primal_query=primal_query, cross_attention_mask=cross_attention_mask,
+            ppe_period=int(ppe_period or period), bias_period=int(bias_period or period), start_token=start_token,
+            style_in_tokens=style_in_tokens, share_value_output=share_value_output, share_feedforward=share_feedforward,
+            zero_init_motion_decoder=zero_init_motion_decoder, max_context=max_context,
+        )  # fmt: skip
+        # checkpoints written before the network moved into self.network keep loading
+        accept_unprefixed_keys(self, "network")
 
-    # ================================================================== building blocks
-    def encode_audio(self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor, total: int) -> Tensor:
-        """Audio front-end features ``A`` at the mesh frame rate.
-
-        Args:
-            audio: ``(B, S)`` float32 16 kHz waveform.
-            audio_mask: ``(B, S)`` bool or ``None``.
-            num_frames: frames per sequence (int or ``(B,)`` int64).
-            total: padded frame count ``T`` of the output.
-
-        Returns:
-            ``(B, T, C)`` features, zero-padded or cropped to ``total`` frames.
-        """
-        feats = self.audio_encoder(audio, audio_mask, num_frames)
-        if feats.shape[1] < total:
-            feats = nn.functional.pad(feats, (0, 0, 0, total - feats.shape[1]))
-        return feats[:, :total]
-
+    # ================================================================== long audio
     def encode_audio_chunked(
         self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor, total: int
     ) -> Tensor:
@@ -285,12 +226,13 @@ class DualTalker(AudioToMeshTask):
         ``encoder_chunk_seconds`` (all sequences of the batch) goes through :meth:`encode_audio`
         unchanged, so the result is identical. A longer sequence ``b`` with ``S_b`` real samples
         and ``n_b`` frames is cut into windows of ``W = floor(chunk * sr * n_b / S_b)`` frames
-        (``chunk`` seconds of audio) whose starts are ``0, s, 2s, ...`` with stride
-        ``s = W - 2 * overlap`` frames, the last window ending at frame ``n_b``. Each window's
-        audio (samples ``round(f * S_b / n_b)`` for its frame range) is encoded on its own with
-        ``W`` output frames, and every output frame is taken from the window whose centre is
-        nearest, so it has at least ``overlap`` frames (about ``encoder_chunk_overlap_seconds``)
-        of context on both sides unless it is near the start/end of the audio. Windows are encoded
+        (``chunk`` seconds of audio), evenly spread from frame 0 to frame ``n_b`` so that
+        neighbours share at least ``2 * overlap`` frames (:func:`talkzoo.nn.windows.plan_audio_windows`).
+        Each window's audio (samples ``round(f * S_b / n_b)`` for its frame range) is encoded on
+        its own with ``W`` output frames, and every output frame is taken from the window whose
+        centre is nearest (the ``"nearest"`` blend), so it has at least ``overlap`` frames (about
+        ``encoder_chunk_overlap_seconds``) of context on both sides unless it is near the
+        start/end of the audio. Windows are encoded
         one at a time, so peak encoder memory is that of one window. This is an approximation for
         long audio: the encoder never sees context beyond its window, and the linear interpolation
         to the frame rate is done per window.
@@ -309,194 +251,40 @@ class DualTalker(AudioToMeshTask):
             DataError: propagated from the encoder (e.g. a sequence without samples).
         """
         bsz = audio.shape[0]
-        rate = float(self.mesh_spec.sample_rate)
-        chunk_samples = None if self.encoder_chunk_seconds is None else int(round(self.encoder_chunk_seconds * rate))
-        samples = audio_mask.sum(1) if audio_mask is not None else torch.full((bsz,), audio.shape[1], device=audio.device)
+        chunk_samples = window_samples(self.encoder_chunk_seconds, float(self.mesh_spec.sample_rate))
+        samples = samples_per_sequence(audio, audio_mask)
         if chunk_samples is None or int(samples.max()) <= chunk_samples:
-            return self.encode_audio(audio, audio_mask, num_frames, total)
+            return self.network.encode_audio(audio, audio_mask, num_frames, total)
         counts = (
-            num_frames.reshape(-1).tolist() if isinstance(num_frames, Tensor) else [int(num_frames)] * bsz
+            num_frames.reshape(-1).expand(bsz).tolist() if isinstance(num_frames, Tensor) else [int(num_frames)] * bsz
         )
-        overlap_samples = self.encoder_chunk_overlap_seconds * rate
         out: Tensor | None = None
         for b in range(bsz):
             length, frames = int(samples[b]), int(counts[b])
             wave = audio[b : b + 1, :length]
             if length <= chunk_samples:
-                feats = self.encode_audio(wave, None, frames, frames)  # (1, frames, C)
+                feats = self.network.encode_audio(wave, None, frames, frames)  # (1, frames, C)
             else:
-                feats = self._encode_windows(wave, frames, chunk_samples, overlap_samples)
+                feats = self._encode_windows(wave, frames)
             if out is None:
                 out = feats.new_zeros(bsz, total, feats.shape[2])
             keep = min(frames, total)
             out[b, :keep] = feats[0, :keep]
         return out
 
-    def _encode_windows(self, wave: Tensor, frames: int, chunk_samples: int, overlap_samples: float) -> Tensor:
+    def _encode_windows(self, wave: Tensor, frames: int) -> Tensor:
         """Encode one ``(1, S)`` waveform in overlapping windows → ``(1, frames, C)`` (see :meth:`encode_audio_chunked`)."""
-        length = wave.shape[1]
-        per_frame = length / frames  # samples per output frame
-        window = max(1, min(frames, int(chunk_samples / per_frame)))
-        overlap = int(overlap_samples / per_frame)
-        stride = max(1, window - 2 * overlap)
-        starts = list(range(0, max(frames - window, 0), stride)) + [max(frames - window, 0)]
-        centres = torch.tensor([s + window / 2.0 for s in starts])
-        nearest = torch.argmin((torch.arange(frames)[:, None] + 0.5 - centres[None]).abs(), dim=1)
         pieces = []
-        for index, start in enumerate(starts):
-            owned = (nearest == index).nonzero().flatten()
-            if owned.numel() == 0:
-                continue
-            stop = min(start + window, frames)
-            s0, s1 = int(round(start * per_frame)), min(length, int(round(stop * per_frame)))
-            feats = self.encode_audio(wave[:, s0:s1], None, stop - start, stop - start)
-            pieces.append(feats[:, int(owned[0]) - start : int(owned[-1]) + 1 - start])
+        plan = plan_audio_windows(
+            wave.shape[1], frames, float(self.mesh_spec.sample_rate), self.encoder_chunk_seconds,
+            self.encoder_chunk_overlap_seconds, blend="nearest",
+        )  # fmt: skip
+        for win in plan:
+            first, stop = win.support
+            n = win.stop - win.start
+            feats = self.network.encode_audio(wave[:, win.sample_start : win.sample_stop], None, n, n)
+            pieces.append(feats[:, first - win.start : stop - win.start])
         return torch.cat(pieces, dim=1)
-
-    def _start_token(self, style: Tensor, branch: str) -> Tensor:
-        """``(B, d)`` first input token of a branch."""
-        if self.start_token == "style":
-            return style
-        if self.start_token == "zero":
-            return torch.zeros_like(style)
-        return self.start[0 if branch == "primal" else 1].expand_as(style)
-
-    def _tokens(self, previous: Tensor, style: Tensor, branch: str, offset: int = 0) -> Tensor:
-        """Stream tokens from already-encoded previous-frame features.
-
-        Args:
-            previous: ``(B, L, d)`` encoded features of frames ``offset-1 .. offset+L-2`` (row ``0`` is
-                ignored when ``offset == 0``: the start token takes its place).
-            style: ``(B, d)``.
-            branch: ``"primal"`` or ``"dual"``.
-            offset: frame index of the first token.
-
-        Returns:
-            ``(B, L, d)`` tokens ``+ PPE`` (with dropout).
-        """
-        tokens = previous + style[:, None] if self.style_in_tokens else previous
-        if offset == 0:
-            tokens = torch.cat([self._start_token(style, branch)[:, None], tokens[:, 1:]], dim=1)
-        positions = torch.arange(offset, offset + tokens.shape[1], device=tokens.device)
-        pe = periodic_positional_encoding(positions, self.d_model, self.ppe_period).to(tokens.dtype)
-        return self.token_dropout(tokens + pe[None])
-
-    def _self_bias(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
-        return temporal_bias(q_pos, k_pos, self.slopes, self.bias_period, "biased")
-
-    def _cross_bias(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
-        return temporal_bias(q_pos, k_pos, self.slopes, self.bias_period, self.cross_attention_mask)
-
-    def fuse(self, tokens: Tensor, memory: Tensor, style: Tensor, branch: str) -> Tensor:
-        """Parallel pass of the fusion stack (teacher forcing).
-
-        Args:
-            tokens: ``(B, T, d)`` shifted, position-encoded stream tokens.
-            memory: ``(B, T, d)`` conditioning features.
-            style: ``(B, d)``.
-            branch: ``"primal"`` or ``"dual"``.
-
-        Returns:
-            ``(B, T, d)`` fused features (``Y̌`` primal, ``X̌`` dual).
-        """
-        pos = torch.arange(tokens.shape[1], device=tokens.device)
-        self_bias = self._self_bias(pos, pos)
-        cross_bias = self._cross_bias(pos, pos)
-        h = tokens
-        for layer in self.layers:
-            h = layer(h, memory, style, branch, self.query_side, self_bias, cross_bias)
-        return self.final_norm[branch](h) if self.final_norm is not None else h
-
-    def primal_teacher_forced(self, x: Tensor, style: Tensor, motion: Tensor) -> tuple[Tensor, Tensor]:
-        """Primal branch in one parallel pass on ground-truth (or given) motion.
-
-        Args:
-            x: ``(B, T, d)`` audio features ``X``.
-            style: ``(B, d)`` style ``S_n``.
-            motion: ``(B, T, 3V)`` displacements (metres); frame ``t`` is predicted from frames ``< t``.
-
-        Returns:
-            ``(pred, hidden)``: ``(B, T, 3V)`` predicted displacements and ``(B, T, d)`` fused ``Y̌``.
-        """
-        tokens = self._tokens(self.motion_encoder(motion).roll(1, dims=1), style, "primal")
-        hidden = self.fuse(tokens, x, style, "primal")
-        return self.motion_decoder(hidden), hidden
-
-    def primal_autoregressive(self, x: Tensor, style: Tensor, num_frames: int) -> tuple[Tensor, Tensor]:
-        """Primal branch, autoregressive with cached keys/values (Eq. 1).
-
-        Each new frame runs through the fusion stack once; its self-attention (and, with
-        ``primal_query="audio"``, its cross-attention) attends over the cached keys/values of the
-        past frames and no prefix is recomputed. With ``max_context = W`` every attention (self,
-        and cross over stream or audio memory) sees only frames ``max(0, t-W+1)..t``, so frame
-        ``t`` costs ``O(min(t+1, W))`` time and the caches hold at most ``W`` frames; with
-        ``max_context=None`` it is ``O(t)``. The positional encoding and biases are computed per
-        frame from absolute positions, so there is no length limit and the first ``W`` frames are
-        exactly those of an unbounded cache. Under ``torch.no_grad()`` the caches are preallocated
-        ring buffers (no per-step allocation); with gradients enabled they are concatenated and
-        sliced, and gradients flow through the fed-back predictions (autoregressive training).
-
-        Args:
-            x: ``(B, T, d)`` audio features ``X`` (``T >= num_frames``).
-            style: ``(B, d)``.
-            num_frames: frames to generate.
-
-        Returns:
-            ``(pred, hidden)``: ``(B, num_frames, 3V)`` displacements (metres) and ``(B, num_frames, d)``.
-        """
-        window = None if self.max_context is None else min(self.max_context, max(1, num_frames))
-        ring = window is not None and not torch.is_grad_enabled()
-        caches = [layer.init_cache(x, "primal", self.query_side, window, ring) for layer in self.layers]
-        device = x.device
-        preds, hiddens = [], []
-        previous = None
-        for t in range(num_frames):
-            if t == 0:
-                token = self._tokens(self._start_token(style, "primal")[:, None], style, "primal", 0)
-            else:
-                token = self._tokens(self.motion_encoder(previous), style, "primal", t)
-            q_pos = torch.tensor([t], device=device)
-            keys = window_key_positions(t, window, ring, device)  # storage order of the stream caches
-            self_bias = self._self_bias(q_pos, keys)
-            if self.query_side == "memory":
-                cross_bias = self._cross_bias(q_pos, keys)
-            else:  # audio memory frames max(0, t-W+1)..t; later ones are masked by every mask mode
-                lo = 0 if window is None else max(0, t - window + 1)
-                cross_bias = self._cross_bias(q_pos, torch.arange(lo, t + 1, device=device))
-            h = token
-            for layer, cache in zip(self.layers, caches):
-                h = layer.step(h, x[:, t : t + 1], style, "primal", self.query_side, self_bias, cross_bias, cache)
-            if self.final_norm is not None:
-                h = self.final_norm["primal"](h)
-            previous = self.motion_decoder(h)
-            if ring:  # inference: write into preallocated outputs (one copy of the result, no list)
-                if t == 0:
-                    preds = previous.new_empty(previous.shape[0], num_frames, previous.shape[2])
-                    hiddens = h.new_empty(h.shape[0], num_frames, h.shape[2])
-                preds[:, t : t + 1] = previous
-                hiddens[:, t : t + 1] = h
-            else:
-                preds.append(previous)
-                hiddens.append(h)
-        if ring:
-            return preds, hiddens
-        return torch.cat(preds, dim=1), torch.cat(hiddens, dim=1)
-
-    def dual_teacher_forced(self, y: Tensor, style: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Dual (lip-reading) branch in one parallel pass (Eq. 2 with teacher forcing).
-
-        Args:
-            y: ``(B, T, d)`` motion features ``Y`` of the ground-truth motion.
-            style: ``(B, d)``.
-            x: ``(B, T, d)`` audio features ``X``; frame ``t`` is predicted from ``X_{<t}``.
-
-        Returns:
-            ``(audio_pred, hidden)``: ``(B, T, C)`` predicted audio embeddings ``Â`` and ``(B, T, d)``
-            fused ``X̌``.
-        """
-        tokens = self._tokens(x.roll(1, dims=1), style, "dual")
-        hidden = self.fuse(tokens, y, style, "dual")
-        return self.audio_decoder(hidden), hidden
 
     # ================================================================== training
     def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
@@ -523,29 +311,29 @@ class DualTalker(AudioToMeshTask):
         mask = batch.frame_mask
         lengths = mask.sum(1)
         motion = batch.displacements.reshape(bsz, total, self.vertex_dim)
-        style = self.style(self.resolve_speaker(batch.speaker))
-        audio_feats = self.encode_audio(batch.audio, batch.audio_mask, lengths, total)
-        x = self.audio_encoder_proj(audio_feats)
+        style = self.network.style(self.resolve_speaker(batch.speaker))
+        audio_feats = self.network.encode_audio(batch.audio, batch.audio_mask, lengths, total)
+        x = self.network.audio_encoder_proj(audio_feats)
 
         # primal branch
         if self.teacher_forcing:
             fed = motion
             if self.training and self.scheduled_sampling > 0:
                 with torch.no_grad():
-                    first, _ = self.primal_teacher_forced(x, style, motion)
+                    first, _ = self.network.primal_teacher_forced(x, style, motion)
                 swap = torch.rand(bsz, total, 1, device=motion.device) < self.scheduled_sampling
                 fed = torch.where(swap, first.detach(), motion)
-            pred, y_check = self.primal_teacher_forced(x, style, fed)
+            pred, y_check = self.network.primal_teacher_forced(x, style, fed)
         else:
-            pred, y_check = self.primal_autoregressive(x, style, total)
+            pred, y_check = self.network.primal_autoregressive(x, style, total)
         primal = masked_mse(pred, motion, mask)
         losses = {"primal_mse": primal}
         total_loss = self.lambdas["primal"] * primal
 
-        y = self.motion_encoder(motion)
+        y = self.network.motion_encoder(motion)
         x_hat = x
         if self.use_dual:
-            audio_pred, x_check = self.dual_teacher_forced(y, style, x)
+            audio_pred, x_check = self.network.dual_teacher_forced(y, style, x)
             target = audio_feats.detach() if self.detach_dual_target else audio_feats
             dual = masked_mse(audio_pred, target, mask)
             dr = masked_smooth_l1(x_check, x, mask, self.smooth_l1_beta) + masked_smooth_l1(
@@ -553,9 +341,9 @@ class DualTalker(AudioToMeshTask):
             )
             losses["dual_mse"], losses["duality_reg"] = dual, dr
             total_loss = total_loss + self.lambdas["dual"] * dual + self.lambdas["dr"] * dr
-            x_hat = self.audio_encoder_proj(audio_pred)
+            x_hat = self.network.audio_encoder_proj(audio_pred)
         if self.use_consistency:
-            y_hat = self.motion_encoder(pred)
+            y_hat = self.network.motion_encoder(pred)
             ccrl = consistency_loss(x, y, motion, mask, self.ccrl_sigma, self.ccrl_temperature) + consistency_loss(
                 x_hat, y_hat, motion, mask, self.ccrl_sigma, self.ccrl_temperature
             )
@@ -575,7 +363,8 @@ class DualTalker(AudioToMeshTask):
     ) -> Tensor:
         """Animate templates from speech with the primal branch only (appendix: inference).
 
-        Autoregressive with cached keys/values (:meth:`primal_autoregressive`); no maximum length.
+        Autoregressive with cached keys/values (:meth:`DualTalkerNetwork.primal_autoregressive
+        <talkzoo_dualtalker.network.DualTalkerNetwork.primal_autoregressive>`); no maximum length.
         Memory and time per frame are bounded by ``max_context`` and the audio is encoded in
         windows of ``encoder_chunk_seconds`` (:meth:`encode_audio_chunked`), so long audio (10
         minutes and more) fits; call it under ``torch.no_grad()`` (as ``talkzoo animate`` does),
@@ -604,24 +393,16 @@ class DualTalker(AudioToMeshTask):
             )
         if speaker is None:
             speaker = torch.full((bsz,), -1, dtype=torch.long, device=audio.device)
-        samples = audio_mask.sum(1) if audio_mask is not None else torch.full((bsz,), audio.shape[1], device=audio.device)
-        per_seq = self.frames_for_audio(samples)
-        total = int(num_frames) if num_frames is not None else int(per_seq.max())
-        if audio_mask is None or bool((samples == samples.max()).all()):
-            frames: int | Tensor = total
-        else:
-            frames = torch.clamp(per_seq, max=total)
-            frames = torch.where(samples == samples.max(), torch.full_like(frames, total), frames)
-        style = self.style(self.resolve_speaker(speaker))
-        x = self.audio_encoder_proj(self.encode_audio_chunked(audio, audio_mask, frames, total))
-        pred, _ = self.primal_autoregressive(x, style, total)
+        spec = self.mesh_spec
+        frames, total = sequence_frame_counts(samples_per_sequence(audio, audio_mask), spec.sample_rate, spec.fps, num_frames)
+        style = self.network.style(self.resolve_speaker(speaker))
+        x = self.network.audio_encoder_proj(self.encode_audio_chunked(audio, audio_mask, frames, total))
+        pred, _ = self.network.primal_autoregressive(x, style, total)
         return template[:, None] + pred.view(bsz, total, -1, 3).to(template.dtype)
 
     def extra_repr(self) -> str:  # noqa: D102
         return (
-            f"d_model={self.d_model}, vertices={self.vertex_dim // 3}, primal_query_side={self.query_side}, "
-            f"cross_mask={self.cross_attention_mask}, teacher_forcing={self.teacher_forcing}, "
-            f"use_dual={self.use_dual}, use_consistency={self.use_consistency}, max_context={self.max_context}"
+            f"teacher_forcing={self.teacher_forcing}, use_dual={self.use_dual}, use_consistency={self.use_consistency}"
         )
 
 

@@ -1,0 +1,315 @@
+"""DualTalker's network: the pure ``nn.Module`` holding every weight (appendix A, "Network Architecture").
+
+Su, Yang, Li, "DualTalker: A Cross-Modal Dual Learning Approach for Speech-Driven 3D Facial
+Animation", Sec. III-A/B/C. Published weights (none exist: the paper's repository holds no code)
+would be loaded and checked here; :class:`~talkzoo_dualtalker.model.DualTalker` (the
+LightningModule) wires the losses (:mod:`talkzoo_dualtalker.losses`), the hooks and
+``generate`` around it. Both branches share the audio encoder, the motion encoder, the style
+embedding and the fusion modules:
+
+* **primal** (facial animation, Eq. 1): audio ``X`` + past motion → motion ``M̂``
+  (:meth:`DualTalkerNetwork.primal_teacher_forced`, :meth:`DualTalkerNetwork.primal_autoregressive`);
+* **dual** (lip reading, Eq. 2): motion ``Y`` + past audio features → audio features ``Â``
+  (:meth:`DualTalkerNetwork.dual_teacher_forced`).
+
+Units: motion is vertex displacement from the template in metres, flattened to ``3V``; audio is
+a 16 kHz waveform; frames run at the data's fps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from talkzoo.errors import ConfigError
+from talkzoo.nn.positional import sinusoidal_encoding
+
+from talkzoo_dualtalker.layers import CROSS_MASKS, FusionLayer, alibi_slopes, temporal_bias, window_key_positions
+
+#: ``primal_query`` -> the side of the fusion layers' cross-attention that queries.
+QUERY_SIDES = {"audio": "memory", "motion": "stream"}
+#: first input token of each branch.
+START_TOKENS = ("style", "zero", "learned")
+
+__all__ = ["QUERY_SIDES", "START_TOKENS", "DualTalkerNetwork"]
+
+
+class DualTalkerNetwork(nn.Module):
+    """DualTalker's layers (primal and dual branches), without losses or Lightning.
+
+    ``audio_encoder`` gives ``A (B, T, C)``; ``audio_encoder_proj: Linear(C → d)`` gives ``X``;
+    ``motion_encoder: Linear(3V → d)`` encodes displacements; ``style: Embedding(#speakers, d)``
+    gives ``S_n``; ``num_layers`` :class:`~talkzoo_dualtalker.layers.FusionLayer` (causal
+    self-attention with periodic positional encoding and periodic ALiBi bias (Eqs. 3–4),
+    speaker-aware SE gate (Eq. 5), tied cross-attention (Eqs. 6–7), FF, residuals + LayerNorm);
+    ``motion_decoder: Linear(d → 3V)`` and ``audio_decoder: Linear(d → C)``.
+
+    Args:
+        vertex_dim: ``3V``.
+        num_speakers: rows of the style embedding (training speakers; at least 1).
+        audio_encoder: speech front-end with ``forward(audio (B,S), audio_mask (B,S)|None,
+            num_frames: int|Tensor) -> (B, T, output_dim)`` and an integer ``output_dim``.
+        d_model, num_heads, num_layers, feedforward_dim, se_reduction, dropout, norm_first,
+        cross_attention_mask, style_in_tokens, share_value_output, share_feedforward,
+        zero_init_motion_decoder, max_context: as :class:`~talkzoo_dualtalker.model.DualTalker`.
+        primal_query: ``"audio"`` (paper Eq. 6) or ``"motion"`` (FaceFormer).
+        ppe_period: period (frames) of the periodic positional encoding (the mesh fps).
+        bias_period: period (frames) of the ALiBi bias (the mesh fps).
+        start_token: ``"style"``, ``"zero"`` or ``"learned"``.
+
+    Raises:
+        ConfigError: bad option values, or an encoder without an integer ``output_dim``.
+    """
+
+    def __init__(
+        self,
+        vertex_dim: int,
+        num_speakers: int,
+        audio_encoder: nn.Module,
+        d_model: int = 128,
+        num_heads: int = 4,
+        num_layers: int = 1,
+        feedforward_dim: int = 2048,
+        se_reduction: int = 16,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        primal_query: str = "audio",
+        cross_attention_mask: str = "biased",
+        ppe_period: int = 30,
+        bias_period: int = 30,
+        start_token: str = "style",
+        style_in_tokens: bool = False,
+        share_value_output: bool = False,
+        share_feedforward: bool = False,
+        zero_init_motion_decoder: bool = True,
+        max_context: int | None = 600,
+    ) -> None:
+        super().__init__()
+        self.check_options(primal_query, cross_attention_mask, start_token, max_context)
+        if not isinstance(getattr(audio_encoder, "output_dim", None), int):
+            raise ConfigError(f"audio_encoder {type(audio_encoder).__name__} has no integer 'output_dim'")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.vertex_dim = int(vertex_dim)
+        self.ppe_period = int(ppe_period)
+        self.bias_period = int(bias_period)
+        self.query_side = QUERY_SIDES[primal_query]
+        self.cross_attention_mask = cross_attention_mask
+        self.start_token = start_token
+        self.style_in_tokens = style_in_tokens
+        self.max_context = None if max_context is None else int(max_context)
+
+        # --- shared encoders (Sec. III-A/B; appendix) ---
+        self.audio_encoder = audio_encoder
+        self.audio_dim = int(audio_encoder.output_dim)
+        self.audio_encoder_proj = nn.Linear(self.audio_dim, d_model)  # "linear projection-based audio encoder"
+        self.motion_encoder = nn.Linear(self.vertex_dim, d_model)  # "a fully connected layer with d outputs"
+        self.style = nn.Embedding(max(1, int(num_speakers)), d_model)  # style embedding S_n
+        if start_token == "learned":
+            self.start = nn.Parameter(torch.zeros(2, d_model))  # one per branch
+        # --- cross-modal fusion, shared by both branches ---
+        self.layers = nn.ModuleList(
+            FusionLayer(
+                d_model, num_heads, feedforward_dim, dropout, se_reduction, norm_first,
+                share_value_output, share_feedforward,
+            )  # fmt: skip
+            for _ in range(num_layers)
+        )
+        self.final_norm = (
+            nn.ModuleDict({"primal": nn.LayerNorm(d_model), "dual": nn.LayerNorm(d_model)}) if norm_first else None
+        )
+        self.token_dropout = nn.Dropout(dropout)
+        # --- decoders ---
+        self.motion_decoder = nn.Linear(d_model, self.vertex_dim)
+        if zero_init_motion_decoder:
+            nn.init.zeros_(self.motion_decoder.weight)
+            nn.init.zeros_(self.motion_decoder.bias)
+        self.audio_decoder = nn.Linear(d_model, self.audio_dim)
+        self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
+
+    @staticmethod
+    def check_options(primal_query: str, cross_attention_mask: str, start_token: str, max_context: int | None) -> None:
+        """Check the options that select code paths (before any weights are built or loaded).
+
+        Raises:
+            ConfigError: an unknown ``primal_query``, ``cross_attention_mask`` or ``start_token``, or
+                ``max_context < 1``.
+        """
+        if primal_query not in QUERY_SIDES:
+            raise ConfigError(f"primal_query must be 'audio' or 'motion', got {primal_query!r}")
+        if cross_attention_mask not in CROSS_MASKS:
+            raise ConfigError(f"cross_attention_mask must be one of {CROSS_MASKS}, got {cross_attention_mask!r}")
+        if start_token not in START_TOKENS:
+            raise ConfigError(f"start_token must be one of {START_TOKENS}, got {start_token!r}")
+        if max_context is not None and int(max_context) < 1:
+            raise ConfigError(f"max_context must be >= 1 frame or None, got {max_context}")
+
+    def encode_audio(self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor, total: int) -> Tensor:
+        """Audio front-end features ``A`` at the mesh frame rate.
+
+        Args:
+            audio: ``(B, S)`` float32 16 kHz waveform.
+            audio_mask: ``(B, S)`` bool or ``None``.
+            num_frames: frames per sequence (int or ``(B,)`` int64).
+            total: padded frame count ``T`` of the output.
+
+        Returns:
+            ``(B, T, C)`` features, zero-padded or cropped to ``total`` frames.
+        """
+        feats = self.audio_encoder(audio, audio_mask, num_frames)
+        if feats.shape[1] < total:
+            feats = nn.functional.pad(feats, (0, 0, 0, total - feats.shape[1]))
+        return feats[:, :total]
+
+
+    def _start_token(self, style: Tensor, branch: str) -> Tensor:
+        """``(B, d)`` first input token of a branch."""
+        if self.start_token == "style":
+            return style
+        if self.start_token == "zero":
+            return torch.zeros_like(style)
+        return self.start[0 if branch == "primal" else 1].expand_as(style)
+
+    def _tokens(self, previous: Tensor, style: Tensor, branch: str, offset: int = 0) -> Tensor:
+        """Stream tokens from already-encoded previous-frame features.
+
+        Args:
+            previous: ``(B, L, d)`` encoded features of frames ``offset-1 .. offset+L-2`` (row ``0`` is
+                ignored when ``offset == 0``: the start token takes its place).
+            style: ``(B, d)``.
+            branch: ``"primal"`` or ``"dual"``.
+            offset: frame index of the first token.
+
+        Returns:
+            ``(B, L, d)`` tokens ``+ PPE`` (with dropout).
+        """
+        tokens = previous + style[:, None] if self.style_in_tokens else previous
+        if offset == 0:
+            tokens = torch.cat([self._start_token(style, branch)[:, None], tokens[:, 1:]], dim=1)
+        positions = torch.arange(offset, offset + tokens.shape[1], device=tokens.device)
+        pe = sinusoidal_encoding(positions, self.d_model, self.ppe_period).to(tokens.dtype)
+        return self.token_dropout(tokens + pe[None])
+
+    def _self_bias(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
+        return temporal_bias(q_pos, k_pos, self.slopes, self.bias_period, "biased")
+
+    def _cross_bias(self, q_pos: Tensor, k_pos: Tensor) -> Tensor:
+        return temporal_bias(q_pos, k_pos, self.slopes, self.bias_period, self.cross_attention_mask)
+
+    def fuse(self, tokens: Tensor, memory: Tensor, style: Tensor, branch: str) -> Tensor:
+        """Parallel pass of the fusion stack (teacher forcing).
+
+        Args:
+            tokens: ``(B, T, d)`` shifted, position-encoded stream tokens.
+            memory: ``(B, T, d)`` conditioning features.
+            style: ``(B, d)``.
+            branch: ``"primal"`` or ``"dual"``.
+
+        Returns:
+            ``(B, T, d)`` fused features (``Y̌`` primal, ``X̌`` dual).
+        """
+        pos = torch.arange(tokens.shape[1], device=tokens.device)
+        self_bias = self._self_bias(pos, pos)
+        cross_bias = self._cross_bias(pos, pos)
+        h = tokens
+        for layer in self.layers:
+            h = layer(h, memory, style, branch, self.query_side, self_bias, cross_bias)
+        return self.final_norm[branch](h) if self.final_norm is not None else h
+
+    def primal_teacher_forced(self, x: Tensor, style: Tensor, motion: Tensor) -> tuple[Tensor, Tensor]:
+        """Primal branch in one parallel pass on ground-truth (or given) motion.
+
+        Args:
+            x: ``(B, T, d)`` audio features ``X``.
+            style: ``(B, d)`` style ``S_n``.
+            motion: ``(B, T, 3V)`` displacements (metres); frame ``t`` is predicted from frames ``< t``.
+
+        Returns:
+            ``(pred, hidden)``: ``(B, T, 3V)`` predicted displacements and ``(B, T, d)`` fused ``Y̌``.
+        """
+        tokens = self._tokens(self.motion_encoder(motion).roll(1, dims=1), style, "primal")
+        hidden = self.fuse(tokens, x, style, "primal")
+        return self.motion_decoder(hidden), hidden
+
+    def primal_autoregressive(self, x: Tensor, style: Tensor, num_frames: int) -> tuple[Tensor, Tensor]:
+        """Primal branch, autoregressive with cached keys/values (Eq. 1).
+
+        Each new frame runs through the fusion stack once; its self-attention (and, with
+        ``primal_query="audio"``, its cross-attention) attends over the cached keys/values of the
+        past frames and no prefix is recomputed. With ``max_context = W`` every attention (self,
+        and cross over stream or audio memory) sees only frames ``max(0, t-W+1)..t``, so frame
+        ``t`` costs ``O(min(t+1, W))`` time and the caches hold at most ``W`` frames; with
+        ``max_context=None`` it is ``O(t)``. The positional encoding and biases are computed per
+        frame from absolute positions, so there is no length limit and the first ``W`` frames are
+        exactly those of an unbounded cache. Under ``torch.no_grad()`` the caches are preallocated
+        ring buffers (no per-step allocation); with gradients enabled they are concatenated and
+        sliced, and gradients flow through the fed-back predictions (autoregressive training).
+
+        Args:
+            x: ``(B, T, d)`` audio features ``X`` (``T >= num_frames``).
+            style: ``(B, d)``.
+            num_frames: frames to generate.
+
+        Returns:
+            ``(pred, hidden)``: ``(B, num_frames, 3V)`` displacements (metres) and ``(B, num_frames, d)``.
+        """
+        window = None if self.max_context is None else min(self.max_context, max(1, num_frames))
+        ring = window is not None and not torch.is_grad_enabled()
+        caches = [layer.init_cache(x, "primal", self.query_side, window, ring) for layer in self.layers]
+        device = x.device
+        preds, hiddens = [], []
+        previous = None
+        for t in range(num_frames):
+            if t == 0:
+                token = self._tokens(self._start_token(style, "primal")[:, None], style, "primal", 0)
+            else:
+                token = self._tokens(self.motion_encoder(previous), style, "primal", t)
+            q_pos = torch.tensor([t], device=device)
+            keys = window_key_positions(t, window, ring, device)  # storage order of the stream caches
+            self_bias = self._self_bias(q_pos, keys)
+            if self.query_side == "memory":
+                cross_bias = self._cross_bias(q_pos, keys)
+            else:  # audio memory frames max(0, t-W+1)..t; later ones are masked by every mask mode
+                lo = 0 if window is None else max(0, t - window + 1)
+                cross_bias = self._cross_bias(q_pos, torch.arange(lo, t + 1, device=device))
+            h = token
+            for layer, cache in zip(self.layers, caches):
+                h = layer.step(h, x[:, t : t + 1], style, "primal", self.query_side, self_bias, cross_bias, cache)
+            if self.final_norm is not None:
+                h = self.final_norm["primal"](h)
+            previous = self.motion_decoder(h)
+            if ring:  # inference: write into preallocated outputs (one copy of the result, no list)
+                if t == 0:
+                    preds = previous.new_empty(previous.shape[0], num_frames, previous.shape[2])
+                    hiddens = h.new_empty(h.shape[0], num_frames, h.shape[2])
+                preds[:, t : t + 1] = previous
+                hiddens[:, t : t + 1] = h
+            else:
+                preds.append(previous)
+                hiddens.append(h)
+        if ring:
+            return preds, hiddens
+        return torch.cat(preds, dim=1), torch.cat(hiddens, dim=1)
+
+    def dual_teacher_forced(self, y: Tensor, style: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Dual (lip-reading) branch in one parallel pass (Eq. 2 with teacher forcing).
+
+        Args:
+            y: ``(B, T, d)`` motion features ``Y`` of the ground-truth motion.
+            style: ``(B, d)``.
+            x: ``(B, T, d)`` audio features ``X``; frame ``t`` is predicted from ``X_{<t}``.
+
+        Returns:
+            ``(audio_pred, hidden)``: ``(B, T, C)`` predicted audio embeddings ``Â`` and ``(B, T, d)``
+            fused ``X̌``.
+        """
+        tokens = self._tokens(x.roll(1, dims=1), style, "dual")
+        hidden = self.fuse(tokens, y, style, "dual")
+        return self.audio_decoder(hidden), hidden
+
+
+    def extra_repr(self) -> str:  # noqa: D102
+        return (
+            f"d_model={self.d_model}, vertices={self.vertex_dim // 3}, primal_query_side={self.query_side}, "
+            f"cross_mask={self.cross_attention_mask}, max_context={self.max_context}"
+        )
