@@ -47,3 +47,36 @@ def test_missing_and_empty_and_foreign(tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="not a readable checkpoint"):
         load_model(tmp_path / "junk.ckpt")
+
+
+def test_run_folder_resolves_only_inside_itself(tmp_path, monkeypatch):
+    """The recorded best (a path relative to where training ran) is looked up inside the run folder,
+    never against the current directory, even when the current directory has a run of that name."""
+    here = tmp_path / "here"
+    local = here / "runs" / "demo" / "version_0" / "checkpoints"
+    local.mkdir(parents=True)
+    torch.save({"global_step": 1}, local / "epoch=1-step=10.ckpt")
+    other = tmp_path / "other" / "runs" / "demo" / "version_0" / "checkpoints"
+    other.mkdir(parents=True)
+    torch.save({"global_step": 10}, other / "epoch=1-step=10.ckpt")
+    state = {"ModelCheckpoint{'monitor': 'val/LVE'}": {"best_model_path": "runs/demo/version_0/checkpoints/epoch=1-step=10.ckpt"}}
+    torch.save({"callbacks": state}, other / "last.ckpt")
+    monkeypatch.chdir(here)
+    assert resolve_checkpoint(tmp_path / "other" / "runs" / "demo", prefer="best") == other / "epoch=1-step=10.ckpt"
+    (other / "epoch=1-step=10.ckpt").unlink()  # the run's best is gone: its own last.ckpt, not the local file
+    assert resolve_checkpoint(tmp_path / "other" / "runs" / "demo", prefer="best") == other / "last.ckpt"
+
+
+def test_refused_last_ckpt_is_named(tmp_path):
+    import builtins
+
+    class Payload:
+        def __reduce__(self):
+            return builtins.exec, (f"open({str(tmp_path / 'RAN')!r}, 'w').close()",)
+
+    ckpts = tmp_path / "run" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    torch.save({"callbacks": {}, "x": Payload()}, ckpts / "last.ckpt")
+    with pytest.raises(DataError, match=r"refusing checkpoint '.*last\.ckpt'.*exec.*--trust-checkpoint"):
+        resolve_checkpoint(tmp_path / "run", prefer="best")
+    assert not (tmp_path / "RAN").exists()
