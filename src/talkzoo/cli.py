@@ -43,8 +43,8 @@ models and data:
   list                  installed plugins and their models
   info MODEL            a model's paper, licence, recipes, weights and arguments
   data demo --out DIR [--family mesh|video]   build a demo corpus (VOCASET / prepared-video layout)
-  data prepare vocaset --src DIR --out DIR   convert the official VOCASET release
-  data prepare video|hdtf|voxceleb --src DIR --out DIR [--landmarker dlib --landmarker-weights FILE]   crop raw videos
+  data prepare DATASET --src DIR --out DIR   convert a raw release (vocaset, hdtf, ravdess, grid, voxceleb1, video;
+                        `talkzoo data prepare --help` lists them) [--landmarker dlib --landmarker-weights FILE]
   animate --ckpt CKPT --audio WAV --out DIR [--subject S | --template MESH]
 
 Checkpoints load weights-only (a file cannot run code); for a file you trust that needs more:
@@ -177,14 +177,14 @@ def cmd_data(argv: list[str]) -> int:
     demo.add_argument("--size", type=int, default=256, help="video family: frame side in pixels (256 or 512)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--overwrite", action="store_true", help="replace an existing corpus at --out")
+    from talkzoo.data.presets import prepare_help, prepare_presets, run_prepare
+
     prep = sub.add_parser("prepare", help="convert an official dataset release / raw videos into talkzoo's layout")
-    prep.add_argument("dataset", choices=["vocaset", "video", "hdtf", "voxceleb"],
-                      help="vocaset: the official release; video/hdtf/voxceleb: a folder of raw talking-head "
-                           "videos (face crop, 25 fps, 16 kHz audio, 68-point landmarks)")
+    prep.add_argument("dataset", choices=sorted(prepare_presets()), help=prepare_help())
     prep.add_argument("--src", required=True, help="folder with the official release files / the raw videos")
     prep.add_argument("--out", required=True, help="output folder")
     prep.add_argument("--overwrite", action="store_true")
-    vid = prep.add_argument_group("video datasets (video, hdtf, voxceleb)")
+    vid = prep.add_argument_group("video datasets (face crop, 25 fps, 16 kHz audio, 68-point landmarks)")
     vid.add_argument("--landmarker", default="facemesh",
                      help="68-point landmarker: 'facemesh' (shipped MediaPipe FaceMesh, default), "
                           "'dlib' (needs --landmarker-weights) or 'module:Class'")
@@ -195,7 +195,8 @@ def cmd_data(argv: list[str]) -> int:
     vid.add_argument("--increase-area", type=float, default=0.1, help="crop margin (FOMM crop-video --increase)")
     vid.add_argument("--detect-every", type=int, default=5, help="detect the face on every n-th frame (25 fps)")
     vid.add_argument("--protocol", default=None, choices=["clip", "speaker", "voxceleb1"],
-                     help="split rule (default: voxceleb -> voxceleb1 official test ids, others -> clip)")
+                     help="hash split rule instead of the dataset's own split (default: the dataset's split; "
+                          "voxceleb1 -> official test ids; raw folders -> clip)")
     args = parser.parse_args(argv)
     if args.action == "demo":
         done = Path(args.out)
@@ -232,25 +233,7 @@ def cmd_data(argv: list[str]) -> int:
         )
         print(f"demo corpus written to {out}")
         return 0
-    if args.dataset != "vocaset":
-        from talkzoo.data.prepare_video import make_landmarker, prepare_videos
-
-        protocol = args.protocol or ("voxceleb1" if args.dataset == "voxceleb" else "clip")
-        out = prepare_videos(
-            Path(args.src), Path(args.out),
-            landmarker=make_landmarker(args.landmarker, args.landmarker_weights),
-            detector=args.detector, size=args.size, increase_area=args.increase_area,
-            detect_every=args.detect_every, protocol=protocol, overwrite=args.overwrite,
-        )
-        import json
-
-        clips = json.loads((out / "meta.json").read_text())["clips"]
-        print(f"{args.dataset}: {len(clips)} clips prepared in {out}")
-        return 0
-    from talkzoo.data.prepare import prepare_vocaset
-
-    out = prepare_vocaset(Path(args.src), Path(args.out), overwrite=args.overwrite)
-    print(f"VOCASET prepared in {out}")
+    print(run_prepare(args))
     return 0
 
 

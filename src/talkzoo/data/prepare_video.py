@@ -38,9 +38,9 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -475,12 +475,23 @@ def _write_text(path: Path, text: str) -> None:
         raise
 
 
-def _write_index(out: Path, meta: dict, protocol: str, val_fraction: float, test_fraction: float) -> None:
-    splits = _splits(meta, protocol, val_fraction, test_fraction)
+def _write_index(out: Path, meta: dict, protocol: str, val_fraction: float, test_fraction: float,
+                 given: dict[str, list[str]] | None = None) -> None:
+    if given is None:
+        splits = _splits(meta, protocol, val_fraction, test_fraction)
+        source = f"{protocol} protocol"
+    else:  # the dataset's own split (a preset's official split or the user's lists), prepared clips only
+        splits = {part: [c for c in ids if c in meta["clips"]] for part, ids in given.items()}
+        splits.setdefault("test", [])
+        source = "the dataset's split"
     meta = dict(meta, speakers=sorted({c["speaker"] for c in meta["clips"].values()}))
     for part, ids in splits.items():
-        head = f"# {part} split ({protocol} protocol)\n"
-        _write_text(out / "splits" / f"{part}.txt", head + "".join(f"{c}\n" for c in ids))
+        path = out / "splits" / f"{part}.txt"
+        if given is not None and not ids and part != "test":
+            path.unlink(missing_ok=True)  # no such split (a test-only dataset): no list, not an empty one
+            continue
+        head = f"# {part} split ({source})\n"
+        _write_text(path, head + "".join(f"{c}\n" for c in ids))
     _write_text(out / "pairs" / "test_pairs.csv",
                 "source,driving\n" + "".join(f"{s},{d}\n" for s, d in _pairs(meta, splits["test"])))
     _write_text(out / "meta.json", json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -504,8 +515,10 @@ def _interpolate_missing(points: np.ndarray) -> np.ndarray:
 
 
 def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, landmarker: BoxLandmarker, *,
-                 size: int, increase_area: float, detect_every: int, min_face_fraction: float) -> int:
-    """Prepare one video; returns its frame count. Raises _Skip (nothing written) when it cannot."""
+                 size: int, increase_area: float, detect_every: int, min_face_fraction: float,
+                 audio_path: Path | None = None) -> int:
+    """Prepare one video; returns its frame count. Raises _Skip (nothing written) when it cannot.
+    ``audio_path``: a sidecar audio file read when the video has no audio track (GRID's ``.wav``)."""
     import av
     from PIL import Image
 
@@ -513,6 +526,8 @@ def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, 
 
     try:
         audio = _read_audio(path)
+        if audio is None and audio_path is not None:
+            audio = _read_audio(audio_path)
         if audio is None:
             raise _Skip("has no audio track")
         # pass 1: face boxes on every detect_every-th output frame
@@ -608,6 +623,9 @@ def prepare_videos(
     speaker_of: Callable[[Path], str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    clips: Sequence[Any] | None = None,
+    splits: dict[str, list[str]] | None = None,
+    dataset: str | None = None,
 ) -> Path:
     """Prepare every video under ``src`` into the prepared-video layout at ``out``.
 
@@ -638,6 +656,15 @@ def prepare_videos(
             trailing ``_<digits>``).
         overwrite: re-prepare clips already in ``out``.
         progress: tqdm progress bar over files.
+        clips: the videos to prepare as a dataset preset lists them (records with ``clip_id``,
+            ``path``, ``speaker``, optional ``subject`` and sidecar ``audio_path``; see
+            :meth:`talkzoo.data.presets.video.base.VideoPreset.raw_clips`); ``None``: every video
+            under ``src``, named by path.
+        splits: ``{split: [clip_id]}`` to write instead of the hash ``protocol`` (a preset's
+            official split); clips that could not be prepared are left out, empty non-test
+            splits are not written.
+        dataset: dataset name recorded in ``meta.json`` (``"dataset"``), read back as
+            ``spec.dataset`` (e.g. ``"hdtf"``); ``None`` records none.
 
     Returns:
         ``Path(out)``.
@@ -660,14 +687,23 @@ def prepare_videos(
         raise ConfigError("val_fraction and test_fraction must be >= 0 with a sum below 1")
     if not src.is_dir():
         raise DataError(f"{src}: no such folder of videos")
-    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-    if not files:
+    speaker_of = speaker_of or _speaker_name
+    # (path, clip id, speaker, subject, sidecar audio)
+    jobs: list[tuple[Path, str, str, str, Path | None]]
+    if clips is None:
+        files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        jobs = [(p, _clip_name(p.relative_to(src)), speaker_of(p.relative_to(src)), "", None) for p in files]
+    else:
+        jobs = [(Path(c.path), _ID_BAD.sub("-", str(c.clip_id)), str(c.speaker), str(getattr(c, "subject", "") or ""),
+                 getattr(c, "audio_path", None)) for c in clips]
+    if not jobs:
         raise DataError(f"{src}: found no video file ({', '.join(VIDEO_SUFFIXES)})")
     det = make_detector(detector) if isinstance(detector, str) else detector
-    speaker_of = speaker_of or _speaker_name
 
     meta = {"format": LAYOUT_FORMAT, "fps": FPS, "sample_rate": SAMPLE_RATE, "size": int(size),
             "landmarks": "ibug68", "speakers": [], "clips": {}}
+    if dataset:
+        meta["dataset"] = str(dataset)
     if out.exists():
         if not out.is_dir():
             raise DataError(f"{out}: exists and is not a folder")
@@ -679,6 +715,9 @@ def prepare_videos(
             if old.get("format") != LAYOUT_FORMAT or old.get("size") != size:
                 raise DataError(f"{out / 'meta.json'}: a {old.get('format')} root of size {old.get('size')}; cannot "
                                 f"add {size}-pixel clips to it (choose another --out)")
+            if old.get("dataset") != meta.get("dataset"):
+                raise DataError(f"{out / 'meta.json'}: holds dataset {old.get('dataset')!r}; cannot add "
+                                f"{meta.get('dataset')!r} clips to it (choose another --out)")
             meta["clips"] = dict(old.get("clips", {}))
         elif any(out.iterdir()):
             raise DataError(f"{out}: is a non-empty folder without meta.json; choose an empty or new --out")
@@ -687,30 +726,33 @@ def prepare_videos(
         (out / sub).mkdir(parents=True, exist_ok=True)
 
     done, skipped = 0, []
-    for path in tqdm(files, desc="prepare videos", unit="video", disable=not progress):
-        rel = path.relative_to(src)
-        cid = _clip_name(rel)
+    for path, cid, speaker, subject, audio_path in tqdm(jobs, desc="prepare videos", unit="video", disable=not progress):
         dst_v, dst_l = out / "videos" / f"{cid}.mp4", out / "landmarks" / f"{cid}.npy"
         if not overwrite and cid in meta["clips"] and dst_v.is_file() and dst_l.is_file():
             done += 1
             continue
         try:
             n = _prepare_one(path, dst_v, dst_l, det, landmarker, size=int(size), increase_area=float(increase_area),
-                             detect_every=int(detect_every), min_face_fraction=float(min_face_fraction))
+                             detect_every=int(detect_every), min_face_fraction=float(min_face_fraction),
+                             audio_path=audio_path)
         except _Skip as why:
             log.warning("skipped %s: %s", path, why)
             skipped.append(f"{path}: {why}")
             continue
-        meta["clips"][cid] = {"speaker": speaker_of(rel), "frames": int(n), "source": str(rel)}
-        _write_index(out, meta, protocol, val_fraction, test_fraction)
+        rel = path.relative_to(src) if path.is_relative_to(src) else path
+        entry = {"speaker": speaker, "frames": int(n), "source": str(rel)}
+        if subject and subject != speaker:
+            entry["subject"] = subject
+        meta["clips"][cid] = entry
+        _write_index(out, meta, protocol, val_fraction, test_fraction, splits)
         done += 1
     if skipped:
-        log.warning("prepared %d of %d videos into %s; skipped %d", done, len(files), out, len(skipped))
+        log.warning("prepared %d of %d videos into %s; skipped %d", done, len(jobs), out, len(skipped))
     else:
         log.info("prepared %d videos into %s", done, out)
     if done == 0:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise DataError(f"{src}: no video could be prepared; {len(skipped)} skipped: " + "; ".join(skipped[:5]))
-    _write_index(out, meta, protocol, val_fraction, test_fraction)
+    _write_index(out, meta, protocol, val_fraction, test_fraction, splits)
     return out

@@ -5,9 +5,20 @@ from talkzoo.data.presets.base import (
     KINDS,
     DatasetPreset,
     get_preset,
+    prepare_help,
     prepare_presets,
     presets,
     register_preset,
+    run_prepare,
 )
 
-__all__ = ["KINDS", "DatasetPreset", "get_preset", "prepare_presets", "presets", "register_preset"]
+__all__ = [
+    "KINDS",
+    "DatasetPreset",
+    "get_preset",
+    "prepare_help",
+    "prepare_presets",
+    "presets",
+    "register_preset",
+    "run_prepare",
+]

@@ -35,9 +35,11 @@ __all__ = [
     "KINDS",
     "DatasetPreset",
     "get_preset",
+    "prepare_help",
     "prepare_presets",
     "presets",
     "register_preset",
+    "run_prepare",
 ]
 
 log = logging.getLogger(__name__)
@@ -199,3 +201,25 @@ def prepare_presets() -> dict[str, DatasetPreset]:
                     raise ConfigError(f"`talkzoo data prepare {n}` is claimed by {out[n]!r} and {p!r}")
                 out[n] = p
     return out
+
+
+def prepare_help() -> str:
+    """The ``dataset`` help of ``talkzoo data prepare``: one line per preset with a raw release."""
+    seen: list[DatasetPreset] = []
+    for p in prepare_presets().values():
+        if p not in seen:
+            seen.append(p)
+    return "; ".join(str(p.prepare_help) for p in seen)
+
+
+def run_prepare(args: argparse.Namespace) -> str:
+    """Run ``talkzoo data prepare``: the preset named ``args.dataset`` converts ``args.src`` into
+    ``args.out`` (its own options are read from ``args``). Returns the line to print.
+
+    Raises:
+        ConfigError: no preset prepares ``args.dataset``.
+    """
+    choices = prepare_presets()
+    if args.dataset not in choices:
+        raise ConfigError(f"`talkzoo data prepare {args.dataset}` is unknown; expected one of {sorted(choices)}")
+    return choices[args.dataset].prepare(Path(args.src).expanduser(), Path(args.out).expanduser(), args)

@@ -1,6 +1,9 @@
 """Your own 3D data in the FaceFormer layout: give the three subject lists (sentences default to
 all) and ``fps`` (``source_fps`` defaults to ``fps``). ``spec.dataset`` is ``custom``, or the
-``"dataset"`` of ``ROOT/dataset.json`` when a preparation step wrote one."""
+``"dataset"`` of ``ROOT/dataset.json`` when a preparation step wrote one.
+
+Licence: that of your data.
+"""
 
 from __future__ import annotations
 

@@ -77,7 +77,8 @@ class Vocaset(MeshPreset):
         return f"VOCASET prepared in {out}"
 
     def write_raw_fixture(self, src: Path, **options: Any) -> Path:
-        """Fake release files (:func:`talkzoo.testing.fixtures.write_vocaset_release`)."""
+        """Fake release files of all 12 subjects, sentences 1 and 21
+        (:func:`talkzoo.testing.fixtures.write_vocaset_release`; ``options`` override)."""
         from talkzoo.testing.fixtures import write_vocaset_release
 
-        return write_vocaset_release(src, **options)
+        return write_vocaset_release(src, **{"subjects": self.fixture_subjects, **options})

@@ -1,6 +1,9 @@
 """Your own videos: ``ROOT/videos/<clip_id>.<ext>`` (any container FFmpeg reads, or frame
 folders) and ``ROOT/splits/*.txt``; ``image_size`` is required; the speaker is taken from
-``meta.json`` when there is one, else the clip id up to its last ``_``."""
+``meta.json`` when there is one, else the clip id up to its last ``_``.
+
+Licence: that of your data.
+"""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ class Hdtf(VideoPreset):
         """Five clips of four identities and ``splits/{train,val,test}.txt`` (3/1/1 clips)."""
         from talkzoo.testing.video_fixtures import _text
 
-        root = self.write_raw_fixture(root, size=size, frames=frames)
+        root = self._write_clips(Path(root), size, frames)
         names = ["WDA_BarackObama_000", "WDA_BarackObama_001", "WRA_MarcoRubio_000", "RD_Radio1_000", "WDA_JoeBiden_000"]
         _text(root / "splits" / "train.txt", "\n".join(names[:3]) + "\n")
         _text(root / "splits" / "val.txt", names[3] + "\n")
@@ -70,8 +70,12 @@ class Hdtf(VideoPreset):
         return root
 
     def write_raw_fixture(self, src: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
-        """The five clips only (``WDA_BarackObama_000/001``, ``WRA_MarcoRubio_000``, ``RD_Radio1_000``,
-        ``WDA_JoeBiden_000``), synthetic frames with a sine-tone voice."""
+        """Five clips (``WDA_BarackObama_000/001``, ``WRA_MarcoRubio_000``, ``RD_Radio1_000``,
+        ``WDA_JoeBiden_000``), synthetic frames with a sine-tone voice, and the user's split lists
+        (FLOAT's are unpublished), as :meth:`write_fixture`."""
+        return self.write_fixture(src, size=size, frames=frames)
+
+    def _write_clips(self, src: Path, size: int, frames: int) -> Path:
         from talkzoo.testing.video_fixtures import _clip
 
         src = Path(src)

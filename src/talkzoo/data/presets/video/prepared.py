@@ -15,6 +15,8 @@
 HDTF), else ``prepared``. ``talkzoo data prepare video --src DIR --out ROOT`` prepares any folder
 of raw talking-head videos (clip id = relative path, speaker = first folder or the stem without
 a trailing number; hash split by ``--protocol``).
+
+Licence: that of the dataset the clips were prepared from.
 """
 
 from __future__ import annotations
