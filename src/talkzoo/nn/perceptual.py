@@ -44,6 +44,19 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 _DEFAULT_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
+def _vgg19_features(initialise: bool) -> nn.Sequential:
+    """torchvision's VGG-19 ``features`` stack (configuration "E"), without the 100M-parameter
+    classifier that ``torchvision.models.vgg19()`` would also build. ``initialise`` applies
+    torchvision's VGG initialisation (Kaiming-normal fan-out, zero bias) from the current RNG."""
+    features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"], batch_norm=False)
+    if initialise:
+        for m in features.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+    return features
+
+
 class VGG19Features(nn.Module):
     """Frozen VGG-19 that returns the activations of named ReLU layers.
 
@@ -92,7 +105,7 @@ class VGG19Features(nn.Module):
         if weights is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                vgg = torchvision.models.vgg19(weights=None)
+                features = _vgg19_features(initialise=True)
             self.pretrained = False
             self.source = f"substitute: VGG-19 architecture, random init (seed {seed}), not perceptual"
         else:
@@ -108,19 +121,19 @@ class VGG19Features(nn.Module):
                 raise DataError(f"VGG-19 perceptual network: {str(path)!r} is not a torch state dict ({exc.__class__.__name__}: {exc})") from exc
             if not isinstance(state, dict):
                 raise DataError(f"VGG-19 perceptual network: {str(path)!r} holds a {type(state).__name__}, expected a state dict")
-            vgg = torchvision.models.vgg19(weights=None)
+            features = _vgg19_features(initialise=False)
             feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
             if not feats:
                 feats = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-            expected = vgg.features.state_dict()
+            expected = features.state_dict()
             bad = [k for k, v in expected.items() if k not in feats or tuple(feats[k].shape) != tuple(v.shape)]
             if bad:
                 raise DataError(f"VGG-19 perceptual network: {str(path)!r} is not a VGG-19 state dict (missing or mis-shaped: {bad[:3]})")
-            vgg.features.load_state_dict({k: feats[k] for k in expected})
+            features.load_state_dict({k: feats[k] for k in expected})
             self.pretrained = True
             self.source = f"VGG-19 weights from {str(path)!r}"
 
-        self.features = vgg.features[: idx[-1] + 1]
+        self.features = features[: idx[-1] + 1]
         for p in self.features.parameters():
             p.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
