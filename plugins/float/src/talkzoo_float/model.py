@@ -240,7 +240,7 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
 
     Args:
         spec: the reenactment data spec (linked by ``talkzoo fit``).
-        image_size: network resolution (default ``spec.image_size``; frames are resized to it and
+        network_size: network resolution (default ``spec.image_size``; frames are resized to it and
             outputs back to ``spec.image_size`` — the CPU demo trains at a reduced size this way).
         latent_dim, num_motions, channel_base, max_channels, mlp_layers, noise: the network, see
             :class:`talkzoo_float.network.MotionAutoEncoder` (paper: 512, 20, 16384, 512, 4, on).
@@ -260,13 +260,13 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
         lr_scheduler, metric_weights, landmark_metrics: see :class:`~talkzoo.tasks.video.ReenactmentTask`.
 
     Raises:
-        ConfigError: a bad size (image_size not a power of two >= 8).
+        ConfigError: a bad size (network_size not a power of two >= 8).
     """
 
     def __init__(
         self,
         spec: ReenactmentDataSpec | dict | None = None,
-        image_size: int | None = None,
+        network_size: int | None = None,
         latent_dim: int = 512,
         num_motions: int = 20,
         channel_base: int = 16384,
@@ -298,10 +298,11 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
     ) -> None:
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler, metric_weights=metric_weights, landmark_metrics=landmark_metrics)
         self.automatic_optimization = False
-        size = int(image_size or (self.spec.image_size if self.spec is not None else 512))
+        self.hparams.pop("discriminator_optimizer", None)  # a callable: not checkpoint material
+        size = int(network_size or (self.spec.image_size if self.spec is not None else 512))
         self.net_size = size
         self.autoencoder = MotionAutoEncoder(size, latent_dim, num_motions, channel_base, max_channels, mlp_layers, noise)
-        self.hparams["image_size"] = size
+        self.hparams["network_size"] = size  # the resolved size (a stage-2 model reads it)
         self.weights = {
             "l1": lambda_l1, "perceptual": lambda_perceptual, "component_perceptual": lambda_component_perceptual,
             "full_adv": lambda_full_adv, "eye_adv": lambda_eye_adv, "eye_fsm": lambda_eye_fsm,
@@ -551,10 +552,12 @@ def _read_stage1(path: str) -> tuple[dict[str, Any], dict[str, Tensor]]:
             f"FLOAT stage 2: stage-1 checkpoint {str(file)!r} does not exist; train stage 1 first "
             "(`talkzoo fit --config recipes/float_ae_<dataset>.yaml`) and point model.init_args.stage1_checkpoint at its .ckpt"
         )
+    from talkzoo.checkpoints import read_checkpoint
+
     try:
-        ckpt = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a config error for the user
-        raise ConfigError(f"FLOAT stage 2: stage-1 checkpoint {str(file)!r} is not readable as a weights-only torch checkpoint ({type(exc).__name__})") from None
+        ckpt = read_checkpoint(file)  # weights-only
+    except DataError as exc:
+        raise ConfigError(f"FLOAT stage 2: stage-1 checkpoint: {exc}") from None
     state = ckpt.get("state_dict", {}) if isinstance(ckpt, dict) else {}
     hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
     ae_state = {k[len("autoencoder."):]: v for k, v in state.items() if k.startswith("autoencoder.")}
@@ -565,7 +568,8 @@ def _read_stage1(path: str) -> tuple[dict[str, Any], dict[str, Tensor]]:
             "expected a checkpoint written by `talkzoo fit` with talkzoo_float.model.FLOATMotionAutoEncoder"
         )
     config = {k: hp[k] for k in AE_KEYS if k in hp}
-    missing = [k for k in AE_KEYS if k not in config]
+    config["image_size"] = hp.get("network_size")
+    missing = [k for k in AE_KEYS if config.get(k) is None]
     if missing:
         raise ConfigError(f"FLOAT stage 2: stage-1 checkpoint {str(file)!r} lacks the settings {missing}")
     return config, ae_state
@@ -666,6 +670,12 @@ class FLOAT(AudioToVideoTask):
             raise ConfigError(f"FLOAT: emotion must be 'none', 'labels' or 'classifier', got {emotion!r}")
         if emotion == "classifier" and not emotion_classifier:
             raise ConfigError("FLOAT: emotion='classifier' needs emotion_classifier (a local folder with the speech-emotion model)")
+        if emotion == "classifier" and not Path(str(emotion_classifier)).expanduser().is_dir():
+            raise MissingWeightsError(
+                f"FLOAT: speech-emotion classifier folder {emotion_classifier!r} does not exist; save "
+                "r-f/wav2vec-english-speech-emotion-recognition there (config.json + model.safetensors) on a machine with "
+                "network, or set --model.init_args.emotion none (labels for RAVDESS)"
+            )
         if window_frames < 1 or prefix_frames < 0:
             raise ConfigError(f"FLOAT: window_frames must be >= 1 and prefix_frames >= 0, got {window_frames}, {prefix_frames}")
         euler_time_grid(nfe, time_grid)  # validates
