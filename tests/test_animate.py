@@ -4,6 +4,8 @@ right frame count and audio duration; bad input gets a short error; nothing is o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -75,3 +77,111 @@ def test_animate_refuses_to_overwrite_and_names_bad_input(trained, tmp_path, cap
     np.save(wrong, np.zeros((10, 3), np.float32))
     assert main([*args, "--template", str(wrong), "--overwrite"]) == 2
     assert "has 10 vertices but the model was trained on" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- issue #11: all-or-nothing
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("talkzoo: error:"), err
+    return lines[0]
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Fail the test if the model is loaded (the checks must come first)."""
+    import talkzoo.checkpoints
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(talkzoo.checkpoints, "load_model", refuse)
+
+
+def _good_pair(trained, tmp_path, capsys):
+    ckpt, corpus, spec = trained
+    _stereo_speech(tmp_path / "speech.wav", seconds=0.4)
+    args = ["animate", "--ckpt", str(ckpt), "--audio", str(tmp_path / "speech.wav"), "--out", str(tmp_path / "out"),
+            "--size", "64"]
+    assert main([*args, "--subject", spec.speakers[0]]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    pair = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert sorted(pair) == ["speech.mp4", "speech.npy"]
+    return args, pair
+
+
+def _unchanged(tmp_path, pair):
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == pair  # no temp files either
+
+
+def test_out_is_a_file_or_unwritable_before_the_model_loads(trained, tmp_path, capsys, no_model_load):
+    import os
+
+    ckpt, corpus, spec = trained
+    _stereo_speech(tmp_path / "speech.wav", seconds=0.4)
+    base = ["animate", "--ckpt", str(ckpt), "--audio", str(tmp_path / "speech.wav"), "--subject", spec.speakers[0]]
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("keep me")
+    assert main([*base, "--out", str(blocker)]) == 2
+    assert "is a file; expected a folder" in _one_line(capsys)
+    assert main([*base, "--out", str(blocker / "sub")]) == 2
+    assert "is a file" in _one_line(capsys)
+    assert blocker.read_text() == "keep me"
+    if os.geteuid() == 0:  # root may write anywhere on disk: use a folder no one can create files in
+        unwritable = Path("/proc/talkzoo-animate-test/out")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        unwritable = locked / "out"
+    assert main([*base, "--out", str(unwritable)]) == 2
+    assert "is not writable" in _one_line(capsys)
+    assert not unwritable.exists()
+
+
+def test_failing_template_with_overwrite_keeps_the_old_pair(trained, tmp_path, capsys):
+    args, pair = _good_pair(trained, tmp_path, capsys)
+    ckpt, corpus, spec = trained
+    nan_template = tmp_path / "nan.npy"
+    np.save(nan_template, np.full((spec.num_vertices, 3), np.nan, np.float32))
+    assert main([*args, "--template", str(nan_template), "--overwrite"]) == 2
+    line = _one_line(capsys)
+    assert "nan.npy" in line and "NaN" in line
+    _unchanged(tmp_path, pair)
+
+
+def test_render_failure_mid_write_keeps_the_old_pair(trained, tmp_path, capsys, monkeypatch):
+    args, pair = _good_pair(trained, tmp_path, capsys)
+    import talkzoo.render
+    from talkzoo.errors import DataError
+
+    def broken(*a, out_path, **k):
+        Path(out_path).write_bytes(b"half an mp4")
+        raise DataError("encoder failed")
+
+    monkeypatch.setattr(talkzoo.render, "render_mesh_sequence", broken)
+    ckpt, corpus, spec = trained
+    assert main([*args, "--subject", spec.speakers[0], "--overwrite"]) == 2
+    assert "encoder failed" in _one_line(capsys)
+    _unchanged(tmp_path, pair)  # the new .npy was written but not moved in; no temp files left
+
+
+def test_errors_leave_no_empty_folder_and_nan_weights_write_nothing(trained, tmp_path, capsys):
+    import torch
+
+    ckpt, corpus, spec = trained
+    _stereo_speech(tmp_path / "speech.wav", seconds=0.4)
+    out = tmp_path / "new" / "nested"
+    args = ["animate", "--ckpt", str(ckpt), "--audio", str(tmp_path / "speech.wav"), "--out", str(out), "--no-render"]
+    assert main([*args, "--subject", "NoSuchSubject"]) == 2
+    assert "NoSuchSubject" in _one_line(capsys)
+    assert not (tmp_path / "new").exists()
+    state = torch.load(ckpt, weights_only=True)
+    state["state_dict"] = {k: torch.full_like(v, float("nan")) for k, v in state["state_dict"].items()}
+    torch.save(state, tmp_path / "nan.ckpt")
+    args[2] = str(tmp_path / "nan.ckpt")
+    assert main([*args, "--subject", spec.speakers[0]]) == 2
+    line = _one_line(capsys)
+    assert "nan.ckpt" in line and "NaN" in line
+    assert not (tmp_path / "new").exists()
