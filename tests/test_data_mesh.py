@@ -59,7 +59,7 @@ def test_prepare_vocaset_round_trip_real_vertex_count(tmp_path):
     release = write_vocaset_release(tmp_path / "release", num_vertices=5023, frames=20)
     out = prepare_vocaset(release, tmp_path / "vocaset", progress=False)
     assert out == tmp_path / "vocaset"
-    assert sorted(p.name for p in out.iterdir()) == ["templates.pkl", "vertices_npy", "wav"]
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "templates.pkl", "vertices_npy", "wav"]
 
     verts = np.load(release / "data_verts.npy")
     index = pickle.loads((release / "subj_seq_to_idx.pkl").read_bytes())

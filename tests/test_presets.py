@@ -150,6 +150,12 @@ def test_raw_release_prepare_then_preset_reads_it(preset, tmp_path):
         assert (out / "splits" / "test.txt").is_file()
     else:
         assert _test_names(dm)
+        from talkzoo.data.mesh import MeshSequenceDataModule
+
+        subjects = list(dm.spec.speakers)  # the folder read as 'custom' still names its dataset
+        custom = MeshSequenceDataModule(str(out), preset="custom", train_subjects=subjects, val_subjects=subjects,
+                                        test_subjects=subjects, fps=30.0, source_fps=60.0)
+        assert custom.spec.dataset == preset.name
     if preset.kind == "video":
         assert dm.spec.image_size == 64  # the prepared size, recorded in meta.json
         from talkzoo.data.video import ReenactmentVideoDataModule

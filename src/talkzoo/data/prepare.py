@@ -19,6 +19,7 @@ Sequence names are ``sentence01`` … ``sentence40``; subjects ``FaceTalk_170725
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -86,7 +87,8 @@ def prepare_vocaset(
     22 kHz to ``sample_rate`` Hz with soxr), ``out/vertices_npy/<subject>_<sequence>.npy``
     (``(T, 15069)`` float32 metres at the **original 60 fps**, frames in increasing frame-index
     order; :class:`talkzoo.data.mesh.MeshSequenceDataModule` takes every second frame, as FaceFormer
-    does) and ``out/templates.pkl`` (``{subject: (5023, 3) float32}``, plain dict of numpy arrays).
+    does), ``out/dataset.json`` (``{"dataset": "vocaset", ...}``: ``spec.dataset`` of any preset reading
+    it) and ``out/templates.pkl`` (``{subject: (5023, 3) float32}``, plain dict of numpy arrays).
     Only sequences present in both ``raw_audio_fixed.pkl`` and ``subj_seq_to_idx.pkl`` are written
     (others are logged and skipped).
 
@@ -190,6 +192,10 @@ def prepare_vocaset(
                 raise DataError(f"{awhere}: 'sample_rate' must be positive, got {rate}")
             wave = _audio_to_float(audio_entry["audio"], awhere)
             save_audio(tmp / "wav" / f"{subject}_{seq}.wav", resample(wave, rate, sample_rate), sample_rate)
+        # the dataset's name, read back as spec.dataset wherever the folder is used (preset "custom" too)
+        (tmp / "dataset.json").write_text(
+            json.dumps({"dataset": "vocaset", "prepared_by": "talkzoo data prepare vocaset", "fps": 60}, indent=1) + "\n"
+        )
         with open(tmp / "templates.pkl", "wb") as fh:
             pickle.dump({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in templates.items()}, fh, protocol=2)
         if out.exists():
