@@ -50,7 +50,10 @@ def test_audio_to_video_presets_serve_batches(roots, preset):
     b = next(iter(dm.train_dataloader()))
     assert isinstance(b, VideoBatch)
     assert b.frames.shape == (2, 10, 3, 32, 32) and b.frames.dtype == torch.float32
-    assert b.audio.shape == (2, 6400) and bool(b.audio_mask.all()) and bool(b.frame_mask.all())
+    assert b.audio.shape == (2, 6400) and bool(b.frame_mask.all())
+    # RAVDESS (29.97 fps) audio may end inside the last 25 fps frame: a random window at the clip's end
+    # then has up to one frame (640 samples) of masked audio
+    assert bool(b.audio_mask.all()) or (preset == "ravdess" and int(b.audio_mask.sum(1).min()) > 6400 - 640)
     assert b.source.shape == (2, 3, 32, 32) and float(b.frames.max()) <= 1.0
     v = next(iter(dm.val_dataloader()))
     assert v.frames.shape[1] == int(v.frame_mask.sum(1).max())
