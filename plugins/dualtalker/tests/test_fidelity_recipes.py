@@ -46,3 +46,13 @@ def test_missing_region_error_says_where_the_files_come_from(tmp_path):
     dm = MeshSequenceDataModule(str(root), preset="biwi", lip_region=str(tmp_path / "regions" / "lve.txt"))
     with pytest.raises(DataError, match=r"lve.txt: lip_region file not found.*CodeTalker's BIWI/regions/lve.txt"):
         dm.spec
+
+
+def test_paper_recipes_choose_the_paper_readings_and_the_demo_keeps_its_own():
+    for name in ("dualtalker_biwi.yaml", "dualtalker_voca.yaml"):
+        args = _recipe(name)["model"]["init_args"]
+        assert args["teacher_forcing"] is False and args["dual_autoregressive"] is True  # Eqs. 1-2
+        assert args["ccrl_weighting"] == "kernel" and args["ccrl_reduction"] == "mean"
+    demo = _recipe("dualtalker_demo.yaml")["model"]["init_args"]
+    for key in ("dual_autoregressive", "ccrl_weighting", "ccrl_reduction", "use_dual"):
+        assert key not in demo  # the defaults: the state its numbers were measured in

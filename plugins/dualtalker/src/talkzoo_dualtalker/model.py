@@ -95,9 +95,14 @@ class DualTalker(AudioToMeshTask):
             key/value cache (``False``, the paper's Eq. 1 / FaceFormer setting).
         scheduled_sampling: with teacher forcing, probability of replacing each ground-truth
             previous frame by the model's own (detached, one-pass) prediction; ``0`` = off.
-        use_dual: train the dual branch (``False`` = Table IV "w/o Dual Training": no ``L_Dual``, no
-            ``L_DR``; ``L_CCRL``'s second pair then uses ``X`` in place of ``X̂``).
-        use_consistency: use ``L_CCRL`` (``False`` = Table IV "w/o CCRL").
+        dual_autoregressive: run the dual branch autoregressively on its own predictions, frame by
+            frame with a key/value cache, each predicted ``â_t`` re-encoded by the shared audio
+            encoder (``True``, Eq. 2: ``â_t = LipReading(â_<t, S_n, M)``; the paper recipes), or
+            teacher-forced on the ground-truth audio history in one parallel pass (``False``,
+            default and demo: cheap).
+        use_dual: train the dual branch (``False`` = Table IV "w/o Dual Training": "only train the
+            facial animator module", i.e. ``L_Primal`` alone: no ``L_Dual``, ``L_DR`` or ``L_CCRL``).
+        use_consistency: use ``L_CCRL`` (``False`` = Table IV "w/o CCRL"); only with ``use_dual``.
         lambda_primal: ``λ1`` (paper 1).
         lambda_dual: ``λ2`` (paper 1e-8, both datasets).
         lambda_dr: ``λ3`` (paper 1e-6 VOCASET, 1e-9 BIWI).
@@ -105,6 +110,12 @@ class DualTalker(AudioToMeshTask):
         ccrl_sigma: RBF bandwidth ``σ`` in metres on flattened displacements; ``None`` = median
             distance between the sequence's frames (not in the paper).
         ccrl_temperature: global temperature ``τ`` dividing the similarities (1 = paper-literal).
+        ccrl_weighting: reading of Eq. 9's ``Σ_k w_k``: ``"anchor"`` (literal ``w_k = 1``, only the
+            aligned pair is a positive; default, demo) or ``"kernel"`` (every frame a positive
+            weighted by the kernel, Barbano et al.'s form; the paper recipes). See
+            :func:`~talkzoo_dualtalker.losses.consistency_loss`.
+        ccrl_reduction: ``"mean"`` (default, all recipes: per-frame value, ``Σ_k / T``) or
+            ``"sum"`` (Eq. 9's ``Σ_k`` literally; grows with the sequence length) over anchors.
         smooth_l1_beta: ``β`` of the Smooth-L1 in ``L_DR`` (PyTorch default 1.0).
         detach_dual_target: stop gradients into the encoder through the dual target ``A``.
         optimizer: callable ``params -> Optimizer`` (default Adam lr 1e-4, the paper's setting).
@@ -153,6 +164,7 @@ class DualTalker(AudioToMeshTask):
         zero_init_motion_decoder: bool = True,
         teacher_forcing: bool = True,
         scheduled_sampling: float = 0.0,
+        dual_autoregressive: bool = False,
         use_dual: bool = True,
         use_consistency: bool = True,
         lambda_primal: float = 1.0,
@@ -161,6 +173,8 @@ class DualTalker(AudioToMeshTask):
         lambda_ccrl: float = 1e-6,
         ccrl_sigma: float | None = None,
         ccrl_temperature: float = 1.0,
+        ccrl_weighting: str = "anchor",
+        ccrl_reduction: str = "mean",
         smooth_l1_beta: float = 1.0,
         detach_dual_target: bool = True,
         optimizer: OptimizerCallable = adam,
@@ -181,6 +195,10 @@ class DualTalker(AudioToMeshTask):
             raise ConfigError(f"scheduled_sampling must be in [0, 1], got {scheduled_sampling}")
         if ccrl_temperature <= 0 or (ccrl_sigma is not None and ccrl_sigma <= 0):
             raise ConfigError("ccrl_temperature and ccrl_sigma must be > 0")
+        if ccrl_weighting not in ("anchor", "kernel"):
+            raise ConfigError(f"ccrl_weighting must be 'anchor' or 'kernel', got {ccrl_weighting!r}")
+        if ccrl_reduction not in ("mean", "sum"):
+            raise ConfigError(f"ccrl_reduction must be 'mean' or 'sum', got {ccrl_reduction!r}")
         check_window_options(
             encoder_chunk_seconds, encoder_chunk_overlap_seconds, "encoder_chunk_seconds", "encoder_chunk_overlap_seconds"
         )
@@ -192,11 +210,14 @@ class DualTalker(AudioToMeshTask):
         self.vertex_dim = 3 * spec_.num_vertices
         self.teacher_forcing = teacher_forcing
         self.scheduled_sampling = scheduled_sampling
+        self.dual_autoregressive = dual_autoregressive
         self.use_dual = use_dual
         self.use_consistency = use_consistency
         self.lambdas = {"primal": lambda_primal, "dual": lambda_dual, "dr": lambda_dr, "ccrl": lambda_ccrl}
         self.ccrl_sigma = ccrl_sigma
         self.ccrl_temperature = ccrl_temperature
+        self.ccrl_weighting = ccrl_weighting
+        self.ccrl_reduction = ccrl_reduction
         self.smooth_l1_beta = smooth_l1_beta
         self.detach_dual_target = detach_dual_target
         self.encoder_chunk_seconds = None if encoder_chunk_seconds is None else float(encoder_chunk_seconds)
@@ -333,7 +354,10 @@ class DualTalker(AudioToMeshTask):
         y = self.network.motion_encoder(motion)
         x_hat = x
         if self.use_dual:
-            audio_pred, x_check = self.network.dual_teacher_forced(y, style, x)
+            if self.dual_autoregressive:
+                audio_pred, x_check = self.network.dual_autoregressive(y, style, total)
+            else:
+                audio_pred, x_check = self.network.dual_teacher_forced(y, style, x)
             target = audio_feats.detach() if self.detach_dual_target else audio_feats
             dual = masked_mse(audio_pred, target, mask)
             dr = masked_smooth_l1(x_check, x, mask, self.smooth_l1_beta) + masked_smooth_l1(
@@ -342,11 +366,11 @@ class DualTalker(AudioToMeshTask):
             losses["dual_mse"], losses["duality_reg"] = dual, dr
             total_loss = total_loss + self.lambdas["dual"] * dual + self.lambdas["dr"] * dr
             x_hat = self.network.audio_encoder_proj(audio_pred)
-        if self.use_consistency:
+        if self.use_consistency and self.use_dual:  # "w/o Dual" trains the facial animator alone
             y_hat = self.network.motion_encoder(pred)
-            ccrl = consistency_loss(x, y, motion, mask, self.ccrl_sigma, self.ccrl_temperature) + consistency_loss(
-                x_hat, y_hat, motion, mask, self.ccrl_sigma, self.ccrl_temperature
-            )
+            options = dict(sigma=self.ccrl_sigma, temperature=self.ccrl_temperature,
+                           weighting=self.ccrl_weighting, reduction=self.ccrl_reduction)  # fmt: skip
+            ccrl = consistency_loss(x, y, motion, mask, **options) + consistency_loss(x_hat, y_hat, motion, mask, **options)
             losses["ccrl"] = ccrl
             total_loss = total_loss + self.lambdas["ccrl"] * ccrl
         losses["loss"] = total_loss

@@ -253,17 +253,49 @@ class DualTalkerNetwork(nn.Module):
         Returns:
             ``(pred, hidden)``: ``(B, num_frames, 3V)`` displacements (metres) and ``(B, num_frames, d)``.
         """
+        return self._autoregressive(x, style, num_frames, "primal")
+
+    def dual_autoregressive(self, y: Tensor, style: Tensor, num_frames: int) -> tuple[Tensor, Tensor]:
+        """Dual (lip-reading) branch, autoregressive on its own predictions (Eq. 2).
+
+        ``â_t = LipReading(â_<t, S_n, M_1:T)``: each predicted audio embedding ``â_t`` (audio
+        decoder output) is re-encoded by the shared audio encoder (``audio_encoder_proj``) and
+        fed back as the next stream token, through the same cached loop as
+        :meth:`primal_autoregressive` (gradients flow through the fed-back frames when enabled).
+
+        Args:
+            y: ``(B, T, d)`` motion features ``Y`` of the ground-truth motion (``T >= num_frames``).
+            style: ``(B, d)``.
+            num_frames: frames to predict.
+
+        Returns:
+            ``(audio_pred, hidden)``: ``(B, num_frames, C)`` predicted audio embeddings ``Â`` and
+            ``(B, num_frames, d)`` fused ``X̌``.
+        """
+        return self._autoregressive(y, style, num_frames, "dual")
+
+    def _autoregressive(self, memory: Tensor, style: Tensor, num_frames: int, branch: str) -> tuple[Tensor, Tensor]:
+        """The cached frame-by-frame loop of either branch (see :meth:`primal_autoregressive`).
+
+        ``branch="primal"``: memory ``X``, stream re-encoded by ``motion_encoder``, decoded by
+        ``motion_decoder``; ``"dual"``: memory ``Y``, ``audio_encoder_proj``, ``audio_decoder``.
+        """
+        encode, decode = (
+            (self.motion_encoder, self.motion_decoder) if branch == "primal"
+            else (self.audio_encoder_proj, self.audio_decoder)
+        )  # fmt: skip
+        x = memory
         window = None if self.max_context is None else min(self.max_context, max(1, num_frames))
         ring = window is not None and not torch.is_grad_enabled()
-        caches = [layer.init_cache(x, "primal", self.query_side, window, ring) for layer in self.layers]
+        caches = [layer.init_cache(x, branch, self.query_side, window, ring) for layer in self.layers]
         device = x.device
         preds, hiddens = [], []
         previous = None
         for t in range(num_frames):
             if t == 0:
-                token = self._tokens(self._start_token(style, "primal")[:, None], style, "primal", 0)
+                token = self._tokens(self._start_token(style, branch)[:, None], style, branch, 0)
             else:
-                token = self._tokens(self.motion_encoder(previous), style, "primal", t)
+                token = self._tokens(encode(previous), style, branch, t)
             q_pos = torch.tensor([t], device=device)
             keys = window_key_positions(t, window, ring, device)  # storage order of the stream caches
             self_bias = self._self_bias(q_pos, keys)
@@ -274,10 +306,10 @@ class DualTalkerNetwork(nn.Module):
                 cross_bias = self._cross_bias(q_pos, torch.arange(lo, t + 1, device=device))
             h = token
             for layer, cache in zip(self.layers, caches):
-                h = layer.step(h, x[:, t : t + 1], style, "primal", self.query_side, self_bias, cross_bias, cache)
+                h = layer.step(h, x[:, t : t + 1], style, branch, self.query_side, self_bias, cross_bias, cache)
             if self.final_norm is not None:
-                h = self.final_norm["primal"](h)
-            previous = self.motion_decoder(h)
+                h = self.final_norm[branch](h)
+            previous = decode(h)
             if ring:  # inference: write into preallocated outputs (one copy of the result, no list)
                 if t == 0:
                     preds = previous.new_empty(previous.shape[0], num_frames, previous.shape[2])
