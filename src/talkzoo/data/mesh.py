@@ -26,39 +26,13 @@ Multiface ``2_01``). A stem without an underscore or a token without trailing di
 
 Presets (official splits) and their sources
 -------------------------------------------
-* ``vocaset`` — FaceFormer's split, itself VOCA's (``TimoBolkart/voca`` ``config_parser.py``):
-  train subjects (in this order, which fixes the speaker ids and matches FaceFormer's released
-  ``vocaset.pth`` one-hot order) FaceTalk_170728_03272_TA, FaceTalk_170904_00128_TA,
-  FaceTalk_170725_00137_TA, FaceTalk_170915_00223_TA, FaceTalk_170811_03274_TA,
-  FaceTalk_170913_03279_TA, FaceTalk_170904_03276_TA, FaceTalk_170912_03278_TA; val
-  FaceTalk_170811_03275_TA, FaceTalk_170908_03277_TA; test FaceTalk_170809_00138_TA,
-  FaceTalk_170731_00024_TA. Sentences: train 1-40, val 21-40, test 21-40. 5023 vertices
-  (FLAME), metres, captured at 60 fps and used at 30 fps (every second frame, ``[::2]``, as
-  FaceFormer's loader does).
-* ``biwi`` — FaceFormer/CodeTalker's BIWI protocol: train subjects F2 F3 F4 M3 M4 M5 (in this
-  order), sentences 1-32; val = the same six subjects, sentences 33-36 (FaceFormer README:
-  ``--val_subjects "F2 F3 F4 M3 M4 M5"``); test ``test_set="A"`` = the same six, sentences
-  37-40 (24 sequences; the set LVE is reported on, CodeTalker #25), ``test_set="B"`` = unseen
-  F1 F5 F6 F7 F8 M1 M2 M6, sentences 37-40 (FaceFormer/CodeTalker ``test_subjects``). 23370
-  vertices, 25 fps, in BIWI's own (CodeTalker-preprocessed) coordinates, not rescaled here.
-* ``multiface`` — FaceDiffuser (``uuembodiedsocialai/FaceDiffuser`` ``data_loader.py``) and the
-  "Wild West" benchmark (``galib360/face-benchmark-project``) split the 50 Multiface sentences
-  1-40 / 41-45 / 46-50, at 30 fps, on FaceDiffuser's re-topologised mesh (``vertice_dim``
-  18516 = 6172 vertices, coordinates min-max normalised to [-1, 1] by its ``preprocess.py``).
-  Subject ids are *not* published in a reproducible form (those preprocessors number the
-  subjects by directory-listing order; the benchmark trains on ``2 3 6 7 9 10 11 12 13`` and
-  tests on those plus ``1 4 5 8``), so this preset requires ``train_subjects``,
-  ``val_subjects`` and ``test_subjects`` and raises :class:`~talkzoo.errors.ConfigError`
-  without them.
-* ``demo`` — the talkzoo demo corpus (``talkzoo data demo --out ROOT``): subjects and sentences
-  from ``root/split.json`` (its VOCASET-like ``"sentences"`` protocol: held-out speakers; its
-  BIWI-like ``"heldout_sentences"`` protocol is reachable with the subject/sentence overrides),
-  stored and served at 30 fps unless ``split.json`` names ``fps``/``source_fps`` or the
-  ``fps``/``source_fps`` arguments say otherwise; regions default to ``root/regions/lip.txt``,
-  ``root/regions/upper_face.txt`` (``root/regions/face.txt`` when present) and
-  ``root/faces.npy``.
-* ``custom`` — your own data in the same layout: give the three subject lists (sentences
-  default to all) and ``fps`` (``source_fps`` defaults to ``fps``).
+Each dataset is one module under ``talkzoo/data/presets/mesh/`` (registry:
+:mod:`talkzoo.data.presets`) holding its split, frame rates, units, sources, licence and fixture
+names: ``vocaset`` (FaceFormer's split of VOCA; 60 → 30 fps), ``biwi`` (FaceFormer/CodeTalker's
+protocol, ``test_set`` A or B), ``multiface`` (FaceDiffuser's sentence split; subject lists
+required), ``demo`` (``ROOT/split.json`` of the talkzoo demo corpus) and ``custom`` (your subject
+lists and fps). ``spec.dataset`` is the preset's name (``custom``: the ``dataset.json`` a
+preparation step wrote, e.g. ``vocaset``).
 
 Frame rates
 -----------

@@ -6,59 +6,19 @@ Both read the same layouts through the same presets and share one base.
 
 Presets (layouts, splits and their sources)
 -------------------------------------------
-* ``prepared`` / ``demo`` — the talkzoo prepared layout (``talkzoo data prepare`` and
-  ``talkzoo data demo --family video`` write it)::
+Each dataset is one module under ``talkzoo/data/presets/video/`` (registry:
+:mod:`talkzoo.data.presets`) that owns its layout check, clip listing, official split, pair
+lists, fixture writer and documentation: ``prepared`` / ``demo`` (the talkzoo prepared layout,
+:mod:`~talkzoo.data.presets.video.prepared`), ``hdtf``, ``ravdess``, ``lrw``, ``grid``
+(audio → video and reenactment), ``voxceleb1``, ``celebv`` (reenactment only) and ``custom``.
+Every preset also reads a root in the prepared layout (``ROOT/meta.json``; what
+``talkzoo data prepare <dataset>`` writes), and ``spec.dataset`` is then the dataset recorded
+there, so HDTF prepared by talkzoo reports ``hdtf``.
 
-      ROOT/meta.json                 {"format": "talkzoo-video/1", "fps": 25, "sample_rate": 16000,
-                                      "size": 256, "speakers": [...], "clips": {id: {"speaker": ..,
-                                      "frames": T, "source": ..}}}
-      ROOT/videos/<clip_id>.mp4      H.264, constant 25 fps, size x size, AAC mono 16 kHz
-      ROOT/landmarks/<clip_id>.npy   (T, 68, 2) float32 pixels, iBUG-68 order (optional)
-      ROOT/splits/{train,val,test}.txt   one clip id per line, '#' comments
-      ROOT/pairs/test_pairs.csv      "source,driving" clip ids (reenactment evaluation)
-
-* ``hdtf`` — FLOAT (§5.1): 512x512, 25 fps, 16 kHz. HDTF clips named as the HDTF release names
-  them, ``ROOT/{RD,WDA,WRA}_<Name>_<NNN>.mp4`` (identity = the name without the clip number),
-  face-cropped to 512x512 (FLOAT crops with FAN; ``talkzoo data prepare`` does this). FLOAT did
-  not publish its lists (train 240 videos / 230 identities, test 78 identities x 15 s, identities
-  disjoint), so this preset reads ``ROOT/splits/{train,val,test}.txt`` and stops with a message
-  saying so when they are missing.
-* ``ravdess`` — FLOAT: 512x512, 25 fps, 16 kHz. The release layout
-  ``ROOT/Actor_NN/MM-VV-EE-II-SS-RR-NN.mp4`` (modality-channel-emotion-intensity-statement-
-  repetition-actor). Only modality ``01`` (audio-video) is used; ``02`` (video-only) files have no
-  speech and are skipped (logged). FLOAT trains on 22 actors and tests on "the remaining 2"
-  without naming them; talkzoo's choice: test = actors 23 and 24 (one male, one female: odd
-  actor numbers are male in RAVDESS), val = the same two (FLOAT has no validation set).
-  RAVDESS is 1280x720 at 29.97 fps: face-crop it to 512x512 first (``talkzoo data prepare``);
-  a 29.97 fps clip is converted to 25 fps on reading (:func:`talkzoo.video.io.convert_frame_indices`).
-* ``lrw`` — AMIE: 256x256, 25 fps. The release layout ``ROOT/lipread_mp4/<WORD>/{train,val,test}/
-  <WORD>_<NNNNN>.mp4`` (ROOT may also be the ``lipread_mp4`` folder itself), the official splits
-  (488,766 / 25,000 / 25,000 clips of 29 frames). File names repeat across splits, so clip ids
-  are the relative paths ``<WORD>/<split>/<WORD>_<NNNNN>`` (as LRW file lists write them). LRW names no speakers: ``speaker`` is -1 and
-  ``spec.speakers`` is empty; ``subjects`` holds the word.
-* ``grid`` — AMIE evaluates on GRID cross-dataset (trained on LRW, Table 2): 256x256 face crops,
-  25 fps. The release layout ``ROOT/s<N>/<utterance>.mpg`` (``.mp4`` accepted; a sidecar
-  ``<utterance>.wav`` is used when the video has no audio track; ``ROOT/align/`` is ignored).
-  Clip ids are ``s<N>_<utterance>``. The test split is every speaker found (AMIE's cross-dataset
-  protocol); train/val need ``ROOT/splits/*.txt`` (AMIE publishes none).
-* ``voxceleb1`` — DaGAN: 256x256 as FOMM's ``video-preprocessing`` writes VoxCeleb1:
-  ``ROOT/{train,test}/<id>#<youtube>#<start>#<end>.mp4``, each either an mp4 file or a folder of
-  ``0000000.png`` frames (frames at 25 fps). Identity = the part before the first ``#``; val =
-  test (FOMM/DaGAN have no validation split). Evaluation pairs: ``ROOT/pairs/test_pairs.csv``,
-  else DaGAN's ``ROOT/vox_evaluation.csv`` (header ``source,driving,frame``, rows of frame paths
-  ``.../test/<video>/0000013.png``) when present, else self-reenactment of every test video.
-  No audio (FOMM drops it): reenactment only.
-* ``celebv`` — DaGAN's cross-identity test set: ``ROOT/<Celebrity>/Image/*.jpg`` (five
-  celebrities; each ``Image`` folder is read as one frame sequence in file-name order) and the
-  pair list ``ROOT/celeV_cross_id_evaluation.csv`` (frame paths ``.../<Celebrity>/Image/<file>``).
-  Test only (DaGAN does not train on it).
-* ``custom`` — your own videos: ``ROOT/videos/<clip_id>.<ext>`` (any container FFmpeg reads, or
-  frame folders) and ``ROOT/splits/*.txt``; ``image_size`` is required; the speaker is taken
-  from ``meta.json`` when there is one, else the clip id up to its last ``_``.
-
-For every preset ``ROOT/splits/<split>.txt`` (when present) replaces the built-in split, and
-``ROOT/landmarks/<clip_id>.npy`` ((N, 68, 2) pixels, one row per stored frame) is served when
-present.
+For every preset ``ROOT/splits/<split>.txt`` (when present) replaces the built-in split (any
+extra split name works with ``test_split`` / ``predict_split``), ``ROOT/pairs/<split>_pairs.csv``
+is the split's reenactment pair list, and ``ROOT/landmarks/<clip_id>.npy`` ((N, 68, 2) pixels,
+one row per stored frame) is served when present.
 
 Samples and windows
 -------------------

@@ -34,6 +34,10 @@ from talkzoo.render.video import write_video
 
 __all__ = [
     "decode_frame_index",
+    "write_frame_folder",
+    "write_mpeg_ps",
+    "write_synthetic_clip",
+    "write_text",
     "synthetic_frames",
     "synthetic_landmarks",
     "tone",
@@ -196,6 +200,13 @@ def _frame_folder(folder: Path, frames: int, size: int, identity: int, names: Se
     for k, name in enumerate(names):
         _image(folder / name, video[k])
     return names
+
+
+#: Public names of the writers the dataset presets' fixture writers use (talkzoo/data/presets/video/*.py).
+write_synthetic_clip = _clip
+write_text = _text
+write_frame_folder = _frame_folder
+write_mpeg_ps = _mpeg_ps
 
 
 def write_vfr_video(path: str | os.PathLike[str], frames: int = 20, size: int = 32) -> Path:

@@ -64,16 +64,16 @@ class CelebV(VideoPreset):
     def write_fixture(self, root: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """``<Celebrity>/Image/P_<tag>_<n>.jpg_<10 digits>.jpg`` for three celebrities and
         ``celeV_cross_id_evaluation.csv``."""
-        from talkzoo.testing.video_fixtures import _frame_folder, _text
+        from talkzoo.testing.video_fixtures import write_frame_folder, write_text
 
         root = Path(root)
         stars = {"Donald_Trump": "Trump", "Emmanuel_Macron": "Emmanuel", "Theresa_May": "Theresa"}
         names = {}
         for i, (star, tag) in enumerate(stars.items()):
             files = [f"P_{tag}_{100 + k}.jpg_{k + 1:010d}.jpg" for k in range(frames)]
-            names[star] = _frame_folder(root / star / "Image", frames, size, i, files)
+            names[star] = write_frame_folder(root / star / "Image", frames, size, i, files)
         prefix = "/data/fhongac/origDataset/CelebV"
         rows = [f"{prefix}/Donald_Trump/Image/{names['Donald_Trump'][3]},{prefix}/Emmanuel_Macron/Image/{names['Emmanuel_Macron'][7]}",
                 f"{prefix}/Theresa_May/Image/{names['Theresa_May'][0]},{prefix}/Donald_Trump/Image/{names['Donald_Trump'][9]}"]
-        _text(root / "celeV_cross_id_evaluation.csv", "source,driving,frame\n" + "\n".join(rows) + "\n")
+        write_text(root / "celeV_cross_id_evaluation.csv", "source,driving,frame\n" + "\n".join(rows) + "\n")
         return root

@@ -39,13 +39,13 @@ class CustomVideo(VideoPreset):
 
     def write_fixture(self, root: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """``videos/{alice,bob}_{0,1}.mp4`` and ``splits/*.txt`` (alice trains, bob validates/tests)."""
-        from talkzoo.testing.video_fixtures import _clip, _text
+        from talkzoo.testing.video_fixtures import write_synthetic_clip, write_text
 
         root = Path(root)
         ids = [f"{s}_{i}" for s in ("alice", "bob") for i in range(2)]
         for i, c in enumerate(ids):
-            _clip(root / "videos" / f"{c}.mp4", frames, size, i)
-        _text(root / "splits" / "train.txt", "\n".join(ids[:2]) + "\n")
-        _text(root / "splits" / "val.txt", ids[2] + "\n")
-        _text(root / "splits" / "test.txt", ids[3] + "\n")
+            write_synthetic_clip(root / "videos" / f"{c}.mp4", frames, size, i)
+        write_text(root / "splits" / "train.txt", "\n".join(ids[:2]) + "\n")
+        write_text(root / "splits" / "val.txt", ids[2] + "\n")
+        write_text(root / "splits" / "test.txt", ids[3] + "\n")
         return root

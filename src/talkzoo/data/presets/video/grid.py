@@ -63,20 +63,20 @@ class Grid(VideoPreset):
     def write_fixture(self, root: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """``s1/``, ``s2/`` with two ``.mpg`` (MPEG-1 + MP2, GRID's format) each and
         ``align/<utt>.align`` word timings."""
-        from talkzoo.testing.video_fixtures import _mpeg_ps, _text
+        from talkzoo.testing.video_fixtures import write_mpeg_ps, write_text
 
         root = Path(root)
         words = {"bbaf2n": "bin blue at f two now", "lgaz8p": "lay green at z eight please"}
         for s, spk in enumerate(("s1", "s2")):
             for utt, text in words.items():
-                _mpeg_ps(root / spk / f"{utt}.mpg", frames, size, s)
+                write_mpeg_ps(root / spk / f"{utt}.mpg", frames, size, s)
                 step = 1000 * frames // (len(text.split()) + 2)  # .align times are in 1/25000 s
                 lines, t = [f"0 {step} sil"], step
                 for word in text.split():
                     lines.append(f"{t} {t + step} {word}")
                     t += step
                 lines.append(f"{t} {t + step} sil")
-                _text(root / "align" / f"{utt}.align", "\n".join(lines) + "\n")
+                write_text(root / "align" / f"{utt}.align", "\n".join(lines) + "\n")
         return root
 
     def write_raw_fixture(self, src: Path, **options: Any) -> Path:

@@ -60,13 +60,13 @@ class Hdtf(VideoPreset):
 
     def write_fixture(self, root: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """Five clips of four identities and ``splits/{train,val,test}.txt`` (3/1/1 clips)."""
-        from talkzoo.testing.video_fixtures import _text
+        from talkzoo.testing.video_fixtures import write_text
 
         root = self._write_clips(Path(root), size, frames)
         names = ["WDA_BarackObama_000", "WDA_BarackObama_001", "WRA_MarcoRubio_000", "RD_Radio1_000", "WDA_JoeBiden_000"]
-        _text(root / "splits" / "train.txt", "\n".join(names[:3]) + "\n")
-        _text(root / "splits" / "val.txt", names[3] + "\n")
-        _text(root / "splits" / "test.txt", names[4] + "\n")
+        write_text(root / "splits" / "train.txt", "\n".join(names[:3]) + "\n")
+        write_text(root / "splits" / "val.txt", names[3] + "\n")
+        write_text(root / "splits" / "test.txt", names[4] + "\n")
         return root
 
     def write_raw_fixture(self, src: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
@@ -76,10 +76,10 @@ class Hdtf(VideoPreset):
         return self.write_fixture(src, size=size, frames=frames)
 
     def _write_clips(self, src: Path, size: int, frames: int) -> Path:
-        from talkzoo.testing.video_fixtures import _clip
+        from talkzoo.testing.video_fixtures import write_synthetic_clip
 
         src = Path(src)
         names = ["WDA_BarackObama_000", "WDA_BarackObama_001", "WRA_MarcoRubio_000", "RD_Radio1_000", "WDA_JoeBiden_000"]
         for i, n in enumerate(names):
-            _clip(src / f"{n}.mp4", frames, size, i)
+            write_synthetic_clip(src / f"{n}.mp4", frames, size, i)
         return src

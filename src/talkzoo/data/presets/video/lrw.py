@@ -66,13 +66,13 @@ class Lrw(VideoPreset):
     def write_fixture(self, root: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """``lipread_mp4/{ABOUT,WORLD}/{train,val,test}/<WORD>_0000N.mp4`` (29 frames) with LRW's
         ``.txt`` metadata next to each."""
-        from talkzoo.testing.video_fixtures import _clip, _text
+        from talkzoo.testing.video_fixtures import write_synthetic_clip, write_text
 
         root = Path(root)
         for w, word in enumerate(("ABOUT", "WORLD")):
             for split in ("train", "val", "test"):
                 for i in (1, 2):
                     base = root / "lipread_mp4" / word / split / f"{word}_{i:05d}"
-                    _clip(base.with_suffix(".mp4"), 29, size, w)
-                    _text(base.with_suffix(".txt"), f"Text:  {word}\nConf:  1\n\nDuration: 0.31 seconds\n")
+                    write_synthetic_clip(base.with_suffix(".mp4"), 29, size, w)
+                    write_text(base.with_suffix(".txt"), f"Text:  {word}\nConf:  1\n\nDuration: 0.31 seconds\n")
         return root

@@ -60,9 +60,9 @@ class Prepared(VideoPreset):
 
     def write_raw_fixture(self, src: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """Two speakers' raw clips in nested folders: ``alice/take_000.mp4``, ``bob/take_000.mp4``."""
-        from talkzoo.testing.video_fixtures import _clip
+        from talkzoo.testing.video_fixtures import write_synthetic_clip
 
         src = Path(src)
         for i, spk in enumerate(("alice", "bob")):
-            _clip(src / spk / "take_000.mp4", frames, size, i)
+            write_synthetic_clip(src / spk / "take_000.mp4", frames, size, i)
         return src

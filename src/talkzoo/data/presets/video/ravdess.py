@@ -79,15 +79,15 @@ class Ravdess(VideoPreset):
     def write_fixture(self, root: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """Actors 01, 02 (train) and 23, 24 (test), two audio-video files each at 29.97 fps with 48 kHz
         audio as the release has, plus one video-only ``02-...`` file per actor."""
-        from talkzoo.testing.video_fixtures import _clip
+        from talkzoo.testing.video_fixtures import write_synthetic_clip
 
         root = Path(root)
         for actor in (1, 2, 23, 24):
             for emotion, statement in ((1, 1), (3, 2)):
                 name = f"01-01-{emotion:02d}-01-{statement:02d}-01-{actor:02d}.mp4"
                 n = int(round(frames * 30000 / 1001 / 25))
-                _clip(root / f"Actor_{actor:02d}" / name, n, size, actor, fps=30000 / 1001, sample_rate=48000)
-            _clip(root / f"Actor_{actor:02d}" / f"02-01-01-01-01-01-{actor:02d}.mp4", frames, size, actor, sample_rate=None)
+                write_synthetic_clip(root / f"Actor_{actor:02d}" / name, n, size, actor, fps=30000 / 1001, sample_rate=48000)
+            write_synthetic_clip(root / f"Actor_{actor:02d}" / f"02-01-01-01-01-01-{actor:02d}.mp4", frames, size, actor, sample_rate=None)
         return root
 
     def write_raw_fixture(self, src: Path, **options: Any) -> Path:

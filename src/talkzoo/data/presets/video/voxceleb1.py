@@ -94,7 +94,7 @@ class VoxCeleb1(VideoPreset):
         """FOMM's ``train/`` and ``test/`` with ``<id>#<yt>#<start>#<end>.mp4`` as PNG frame folders
         and as mp4 files (no audio), and DaGAN's ``vox_evaluation.csv`` (frame-path pairs under a
         foreign absolute prefix)."""
-        from talkzoo.testing.video_fixtures import _clip, _frame_folder, _text
+        from talkzoo.testing.video_fixtures import write_synthetic_clip, write_frame_folder, write_text
 
         root = Path(root)
         vids = {
@@ -106,23 +106,23 @@ class VoxCeleb1(VideoPreset):
             for i, n in enumerate(names):
                 ident = int(n[2:7]) % 97
                 if i % 2 == 0:
-                    _frame_folder(root / split / f"{n}.mp4", frames, size, ident)
+                    write_frame_folder(root / split / f"{n}.mp4", frames, size, ident)
                 else:
-                    _clip(root / split / f"{n}.mp4", frames, size, ident, sample_rate=None)
+                    write_synthetic_clip(root / split / f"{n}.mp4", frames, size, ident, sample_rate=None)
         prefix = "/data/fhongac/origDataset/vox1_frames/test"
         t = vids["test"]
         rows = [f"{prefix}/{t[0]}.mp4/0000013.png,{prefix}/{t[0]}.mp4/0000020.png",
                 f"{prefix}/{t[2]}.mp4/0000005.png,{prefix}/{t[2]}.mp4/0000002.png"]
-        _text(root / "vox_evaluation.csv", "source,driving,frame\n" + "\n".join(rows) + "\n")
+        write_text(root / "vox_evaluation.csv", "source,driving,frame\n" + "\n".join(rows) + "\n")
         return root
 
     def write_raw_fixture(self, src: Path, size: int = 32, frames: int = 30, **options: Any) -> Path:
         """Raw videos with audio: ``id10001/7w0IBEWc9Qw/00001.mp4``, ``id10002/6WxS8rpNjmk/00001.mp4``
         (dev identities) and ``id10280/NXjT3732Ekg/00001.mp4`` (an official test identity)."""
-        from talkzoo.testing.video_fixtures import _clip
+        from talkzoo.testing.video_fixtures import write_synthetic_clip
 
         src = Path(src)
         for i, rel in enumerate(("id10001/7w0IBEWc9Qw/00001.mp4", "id10002/6WxS8rpNjmk/00001.mp4",
                                  "id10280/NXjT3732Ekg/00001.mp4")):
-            _clip(src / rel, frames, size, i)
+            write_synthetic_clip(src / rel, frames, size, i)
         return src
