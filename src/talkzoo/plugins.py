@@ -23,6 +23,7 @@ import os
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from talkzoo.errors import ConfigError, PluginError
 
@@ -98,6 +99,14 @@ class ModelInfo:
         parameters: parameter counts by configuration name, e.g. ``{"vocaset": 93_000_000}``.
         description: one line on what the model does.
         reported: the paper's own results (:class:`ReportedResult`), for the leaderboard.
+        tiny_args: constructor arguments of a tiny configuration (CPU, seconds) with which
+            talkzoo's tests run the conformance suite (:mod:`talkzoo.testing.conformance`) on the
+            model, besides ``spec``. Plain values only (str, numbers, bool, ``None``, lists and
+            dicts of them), so the metadata imports no torch; a module or optimizer argument is
+            written as in a recipe, ``{"class_path": "torch.optim.Adam", "init_args": {"lr": 3e-3}}``.
+            ``None`` = not declared (the registry test fails and asks for it).
+        tiny_datamodule_args: arguments of the family's synthetic datamodule
+            (:mod:`talkzoo.testing.synthetic`) for that run, e.g. ``{"num_vertices": 16}``.
     """
 
     name: str
@@ -111,6 +120,19 @@ class ModelInfo:
     parameters: dict[str, int] | None = None
     description: str = ""
     reported: tuple[ReportedResult, ...] = ()
+    tiny_args: dict[str, Any] | None = None
+    tiny_datamodule_args: dict[str, Any] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is a plain (JSON-like) value: str, number, bool, None, or lists/dicts of them."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 @dataclass(frozen=True)
@@ -179,6 +201,14 @@ def _validate(info: object, ep_name: str) -> PluginInfo:
             raise PluginError(f"model '{model.name}': unknown family '{model.family}', expected one of {_FAMILIES}")
         if "." not in model.class_path:
             raise PluginError(f"model '{model.name}': class_path '{model.class_path}' is not a dotted import path")
+        for name in ("tiny_args", "tiny_datamodule_args"):
+            value = getattr(model, name)
+            if value is not None and not (isinstance(value, dict) and _plain(value)):
+                raise PluginError(
+                    f"model '{model.name}': {name} must be a dict of plain values (str, numbers, bool, None, lists, "
+                    "dicts; a module as {'class_path': ..., 'init_args': {...}}), got "
+                    f"{type(value).__name__ if not isinstance(value, dict) else 'a dict holding other objects'}"
+                )
     return info
 
 

@@ -13,7 +13,8 @@ from ottalk_testutils import FPS, RATE, TINY, WORK, ico_spec, icosphere, make_ba
 from talkzoo.data.spec import MeshDataSpec
 from talkzoo.errors import ConfigError, DataError
 from talkzoo_ottalk import model as model_module
-from talkzoo_ottalk.model import OTTalk, pca_of_displacements
+from talkzoo_ottalk.model import OTTalk
+from talkzoo_ottalk.network import pca_of_displacements
 
 
 # ------------------------------------------------------------------ shapes
@@ -38,8 +39,8 @@ def test_padded_batch_sequences_keep_their_own_length() -> None:
     spec, tpl = ico_spec()
     m = tiny_model(spec).eval()
     with torch.no_grad():  # make the output depend on the audio
-        m.coeff_head.weight.normal_()
-        m.refiner.out.lins[0].weight.normal_()
+        m.network.coeff_head.weight.normal_()
+        m.network.refiner.out.lins[0].weight.normal_()
     b = make_batch(tpl, lengths=(8, 5))
     n = int(b.audio_mask[1].sum())
     with torch.no_grad():
@@ -69,7 +70,7 @@ def test_identity_comes_from_the_template() -> None:
     b = make_batch(tpl)
     other = b.template * 1.1
     with torch.no_grad():
-        m.refiner.out.lins[0].weight.data.normal_()  # make the refinement non-zero
+        m.network.refiner.out.lins[0].weight.data.normal_()  # make the refinement non-zero
         d1 = m.generate(b.audio, b.template, audio_mask=b.audio_mask) - b.template[:, None]
         d2 = m.generate(b.audio, other, audio_mask=b.audio_mask) - other[:, None]
     assert not torch.allclose(d1, d2)
@@ -102,20 +103,20 @@ def test_pca_initialisation_of_the_model_equals_numpy_pca() -> None:
     mean = rows.mean(0)
     _, s, vt = np.linalg.svd(rows - mean, full_matrices=False)
     std = s / np.sqrt(rows.shape[0] - 1)
-    assert bool(m.pca_ready)
-    np.testing.assert_allclose(m.pca_mean.numpy(), mean, atol=1e-7)
+    assert bool(m.network.pca_ready)
+    np.testing.assert_allclose(m.network.pca_mean.numpy(), mean, atol=1e-7)
     rank = int((s > s[0] * 1e-6).sum())
     k = min(6, rank)
-    np.testing.assert_allclose(m.pca_std[:k].numpy(), std[:k], rtol=1e-4)
+    np.testing.assert_allclose(m.network.pca_std[:k].numpy(), std[:k], rtol=1e-4)
     for i in range(k):
-        assert abs(abs(float(m.pca_components[i].double().numpy() @ vt[i])) - 1) < 1e-4
+        assert abs(abs(float(m.network.pca_components[i].double().numpy() @ vt[i])) - 1) < 1e-4
     # the layer = whitened basis in motion units (mm): weight = components^T * std, bias = mean
-    assert m.motion_unit == pytest.approx(1e-3)
-    torch.testing.assert_close(m.pca_layer.weight * 1e-3, (m.pca_components * m.pca_std[:, None]).t())
-    torch.testing.assert_close(m.pca_layer.bias * 1e-3, m.pca_mean)
+    assert m.network.motion_unit == pytest.approx(1e-3)
+    torch.testing.assert_close(m.network.pca_layer.weight * 1e-3, (m.network.pca_components * m.network.pca_std[:, None]).t())
+    torch.testing.assert_close(m.network.pca_layer.bias * 1e-3, m.network.pca_mean)
     # a checkpoint keeps the basis
     state = m.state_dict()
-    assert {"pca_mean", "pca_components", "pca_std", "pca_ready"} <= set(state)
+    assert {"network.pca_mean", "network.pca_components", "network.pca_std", "network.pca_ready"} <= set(state)
 
 
 def test_training_starts_at_the_mean_motion() -> None:
@@ -129,7 +130,7 @@ def test_training_starts_at_the_mean_motion() -> None:
     with torch.no_grad():
         out = m(b.audio, b.audio_mask, b.template, b.lengths)
     assert float(out.coefficients.abs().max()) == 0.0 and float(out.refinement.abs().max()) == 0.0
-    expected = b.template[:, None] + m.pca_mean.reshape(42, 3)
+    expected = b.template[:, None] + m.network.pca_mean.reshape(42, 3)
     torch.testing.assert_close(out.vertices[0], expected[0].expand(6, -1, -1), atol=1e-7, rtol=0)
     torch.testing.assert_close(out.vertices[1, :3], expected[1].expand(3, -1, -1), atol=1e-7, rtol=0)
 
@@ -156,15 +157,15 @@ def test_one_optimizer_step_moves_the_mesh_by_less_than_a_millimetre() -> None:
 def test_ablations_remove_their_parts(monkeypatch) -> None:
     spec, tpl = ico_spec()
     full = tiny_model(spec)
-    assert full.audio_temporal.transformer is not None and hasattr(full, "mesh_encoder") and hasattr(full, "refiner")
+    assert full.network.audio_temporal.transformer is not None and hasattr(full.network, "mesh_encoder") and hasattr(full.network, "refiner")
 
     no_tf = tiny_model(spec, use_transformer=False)
-    assert no_tf.audio_temporal.transformer is None
+    assert no_tf.network.audio_temporal.transformer is None
     assert not any("transformer" in k for k in no_tf.state_dict())
 
     no_cheb = tiny_model(spec, use_chebnet=False)
-    assert not hasattr(no_cheb, "mesh_encoder") and not hasattr(no_cheb, "refiner") and not hasattr(no_cheb, "hierarchy")
-    assert no_cheb.coeff_head.in_features == TINY["d_model"]
+    assert not any(hasattr(no_cheb.network, name) for name in ("mesh_encoder", "refiner", "hierarchy"))
+    assert no_cheb.network.coeff_head.in_features == TINY["d_model"]
     assert no_cheb.num_parameters() < full.num_parameters()
     b = make_batch(tpl)
     out = no_cheb(b.audio, b.audio_mask, b.template, b.lengths)
@@ -176,7 +177,7 @@ def test_ablations_remove_their_parts(monkeypatch) -> None:
         raise AssertionError("the OT loss ran although use_ot=False")
 
     no_ot = tiny_model(spec, use_ot=False)
-    monkeypatch.setattr(model_module, "mesh_sliced_wasserstein", no_swd)
+    monkeypatch.setattr(model_module, "ot_loss", no_swd)
     losses = no_ot.compute_losses(b)
     assert "ot" not in losses and set(losses) == {"loss", "rec", "vel", "sparsity"}
     monkeypatch.undo()
@@ -221,7 +222,7 @@ def test_pca_hook_runs_at_fit_start(tmp_path) -> None:
     trainer = Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False, default_root_dir=str(tmp_path))  # fmt: skip
     trainer.fit(m, train_dataloaders=torch.utils.data.DataLoader([batch], batch_size=None))
-    assert bool(m.pca_ready) and bool(m.reference_ready)
+    assert bool(m.network.pca_ready) and bool(m.network.reference_ready)
 
 
 # ------------------------------------------------------------------ bad input
@@ -274,8 +275,8 @@ def test_reference_template_file_builds_hierarchy_at_construction() -> None:
     path = WORK / "ico_template.npy"
     np.save(path, tpl)
     m = tiny_model(spec, reference_template=str(path))
-    assert m.hierarchy.ready and m.hierarchy.sizes == [42, 11, 3, 1]
-    assert float(m.normal_weight) > 0 and m.hparams["reference_template"] is None
+    assert m.network.hierarchy.ready and m.network.hierarchy.sizes == [42, 11, 3, 1]
+    assert float(m.network.normal_weight) > 0 and m.hparams["reference_template"] is None
 
 
 def test_state_dict_carries_hierarchy_and_encoder_config(tmp_path) -> None:
@@ -288,9 +289,9 @@ def test_state_dict_carries_hierarchy_and_encoder_config(tmp_path) -> None:
     assert recorded["class_path"] == "talkzoo.audio.encoders.MelSpectrogramEncoder"
     args = {k: v for k, v in m.hparams.items() if not k.startswith("_")}
     clone = OTTalk(**args).eval()
-    assert not clone.hierarchy.ready
+    assert not clone.network.hierarchy.ready
     clone.load_state_dict(m.state_dict())
-    assert clone.hierarchy.ready
+    assert clone.network.hierarchy.ready
     with torch.no_grad():
         torch.testing.assert_close(clone.generate(b.audio, b.template, audio_mask=b.audio_mask), ref)
 

@@ -10,7 +10,7 @@ import torch
 
 from ottalk_testutils import FPS, RATE, ico_spec, make_batch, tiny_model
 from talkzoo.errors import ConfigError
-from talkzoo_ottalk.model import inference_windows
+from talkzoo.nn.windows import plan_windows
 
 PER_FRAME = int(RATE / FPS)  # 640 samples per frame
 
@@ -28,8 +28,8 @@ def _model(spec, **kwargs):
     m = tiny_model(spec, **kwargs).eval()
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        m.coeff_head.weight.copy_(torch.randn(m.coeff_head.weight.shape, generator=g))
-        w = m.refiner.out.lins[0].weight
+        m.network.coeff_head.weight.copy_(torch.randn(m.network.coeff_head.weight.shape, generator=g))
+        w = m.network.refiner.out.lins[0].weight
         w.copy_(0.1 * torch.randn(w.shape, generator=g))
     return m
 
@@ -40,38 +40,7 @@ def _run_alone(m, audio, template, start, stop):
     return m(wave, None, template, stop - start, total_frames=stop - start).vertices[0].float()
 
 
-# ------------------------------------------------------------------ the window plan
-def test_window_plan_by_hand() -> None:
-    # n = 70, W = 30, O = 5: K = ceil(40 / 20) + 1 = 3 windows at 0, 20, 40; seams at 25 and 45,
-    # fades over frames 23..26 and 43..46 with weights 0.2, 0.4, 0.6, 0.8 for the later window.
-    plan = inference_windows(70, 30, 5)
-    assert [(a, b) for a, b, _ in plan] == [(0, 30), (20, 50), (40, 70)]
-    w0, w1, w2 = (w for _, _, w in plan)
-    assert w0[:23].eq(1).all() and w0[27:].eq(0).all()
-    torch.testing.assert_close(w0[23:27], torch.tensor([0.8, 0.6, 0.4, 0.2], dtype=torch.float64))
-    torch.testing.assert_close(w1[3:7], torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64))  # frames 23..26
-    assert w1[:3].eq(0).all() and w1[7:23].eq(1).all()
-    torch.testing.assert_close(w2[3:7], torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64))  # frames 43..46
-    assert inference_windows(70, 70, 5)[0][:2] == (0, 70) and inference_windows(20, 30, 5)[0][:2] == (0, 20)
-    hard = inference_windows(70, 30, 0)  # no fade: a step at each seam
-    assert [(a, b) for a, b, _ in hard] == [(0, 30), (20, 50), (40, 70)]  # K = ceil(40 / 30) + 1
-    assert hard[1][2].tolist() == [0.0] * 5 + [1.0] * 20 + [0.0] * 5  # frames 25..44
-    with pytest.raises(ValueError):
-        inference_windows(0, 30, 5)
-
-
-@pytest.mark.parametrize("n,w,o", [(70, 30, 5), (71, 30, 5), (95, 30, 13), (57, 10, 0), (200, 11, 5), (18000, 900, 60)])
-def test_window_plan_is_a_partition_of_unity_inside_the_windows(n, w, o) -> None:
-    plan = inference_windows(n, w, o)
-    total = torch.zeros(n, dtype=torch.float64)
-    for start, stop, weight in plan:
-        assert 0 <= start < stop <= n and stop - start == min(w, n) and weight.shape == (stop - start,)
-        assert (weight >= 0).all() and (weight <= 1).all()
-        total[start:stop] += weight
-    assert total.eq(1).all()  # exactly: every frame is fully covered
-    starts = [a for a, _, _ in plan]
-    assert starts[0] == 0 and plan[-1][1] == n and starts == sorted(starts)
-    assert all(plan[k][1] - plan[k + 1][0] >= 2 * min(o, (w - 1) // 2) for k in range(len(plan) - 1))
+# The window plan itself (cross-fade weights, partition of unity) is tested in the core: tests/test_nn.py.
 
 
 # ------------------------------------------------------------------ (1) within the window: unchanged
@@ -142,14 +111,14 @@ def test_windows_bound_what_the_network_sees() -> None:
     spec, tpl = ico_spec()
     m = _model(spec, inference_window_seconds=1.2, inference_window_overlap_seconds=0.2)
     frames_seen, samples_seen = [], []
-    m.audio_temporal.register_forward_hook(lambda mod, args, out: frames_seen.append(args[0].shape[1]))
-    m.audio_encoder.register_forward_hook(lambda mod, args, out: samples_seen.append(args[0].shape[1]))
+    m.network.audio_temporal.register_forward_hook(lambda mod, args, out: frames_seen.append(args[0].shape[1]))
+    m.network.audio_encoder.register_forward_hook(lambda mod, args, out: samples_seen.append(args[0].shape[1]))
     b = make_batch(tpl, lengths=(200,))  # 8 s
     with torch.no_grad():
         out = m.generate(b.audio, b.template)
     assert out.shape == (1, 200, 42, 3)
     assert max(frames_seen) == 30 and max(samples_seen) == 30 * PER_FRAME  # never the whole 200 frames
-    assert len(frames_seen) == len(inference_windows(200, 30, 5)) == 10
+    assert len(frames_seen) == len(plan_windows(200, 30, 5, "crossfade")) == 10
 
 
 # ------------------------------------------------------------------ (3) lengths and padded batches

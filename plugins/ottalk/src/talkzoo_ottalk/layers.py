@@ -7,7 +7,6 @@ hierarchy level ``l``, ``C`` channels.
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
 import numpy as np
@@ -15,9 +14,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from talkzoo.nn.positional import sinusoidal_encoding
+
 from talkzoo_ottalk.mesh_sampling import MeshHierarchy
 
-__all__ = ["AudioTemporalEncoder", "ChebDecoder", "ChebEncoder", "MeshHierarchyBuffers", "cheb_conv_vm", "sinusoidal_positions"]
+__all__ = ["AudioTemporalEncoder", "ChebDecoder", "ChebEncoder", "MeshHierarchyBuffers", "cheb_conv_vm"]
 
 
 class MeshHierarchyBuffers(nn.Module):
@@ -259,17 +260,6 @@ class ChebDecoder(nn.Module):
         return cheb_conv_vm(self.out, x, h.sparse("lap", 0, x.dtype)).transpose(0, 1)
 
 
-def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
-    """``(length, dim)`` sinusoidal positional encoding (Vaswani et al. 2017)."""
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    i = torch.arange(0, dim, 2, device=device, dtype=torch.float32)
-    freq = torch.exp(-math.log(10000.0) * i / dim)
-    pe = torch.zeros(length, dim, device=device)
-    pe[:, 0::2] = torch.sin(pos * freq)
-    pe[:, 1::2] = torch.cos(pos * freq[: dim // 2])
-    return pe.to(dtype)
-
-
 class AudioTemporalEncoder(nn.Module):
     """Audio branch after the speech front-end (OT-Talk §3.3): temporal convolution + transformer encoder.
 
@@ -309,6 +299,6 @@ class AudioTemporalEncoder(nn.Module):
             x = self.dropout(F.gelu(conv(x * m))) * m
         x = x.transpose(1, 2)
         if self.transformer is not None:
-            x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)[None]
+            x = x + sinusoidal_encoding(torch.arange(x.shape[1], device=x.device), x.shape[2]).to(x.dtype)[None]
             x = self.norm(self.transformer(x, src_key_padding_mask=~mask))
         return x * mask[..., None].to(x.dtype)

@@ -33,9 +33,7 @@ Units: vertex positions in metres; losses are computed on positions multiplied b
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,210 +44,21 @@ from torch import Tensor, nn
 
 from talkzoo.data.batch import MeshBatch
 from talkzoo.data.spec import MeshDataSpec
-from talkzoo.modules import build_module
 from talkzoo.errors import ConfigError, DataError
 from talkzoo.metrics.mesh import FAMILY_MESH_METRICS, OTTALK_MESH_METRICS
+from talkzoo.modules import build_module
+from talkzoo.nn.optim import adamw
+from talkzoo.nn.sequence import samples_per_sequence, sequence_frame_counts
+from talkzoo.nn.state import accept_unprefixed_keys
+from talkzoo.nn.windows import check_window_options, plan_audio_windows, window_samples
 from talkzoo.tasks.mesh import AudioToMeshTask
 
-from talkzoo_ottalk.layers import AudioTemporalEncoder, ChebDecoder, ChebEncoder, MeshHierarchyBuffers
-from talkzoo_ottalk.mesh_sampling import level_sizes, load_or_build_hierarchy, mesh_edges, validate_faces, validate_template
-from talkzoo_ottalk.swd import mesh_sliced_wasserstein
+from talkzoo_ottalk.losses import ot_loss, reconstruction_loss, sparsity_loss, velocity_loss
+from talkzoo_ottalk.network import OTTalkNetwork, OTTalkOutput, load_faces, load_reference_template, pca_of_displacements
 
-__all__ = [
-    "OTTalk",
-    "OTTalkOutput",
-    "build_parameter_count_model",
-    "inference_windows",
-    "load_faces",
-    "load_reference_template",
-    "pca_of_displacements",
-]
+__all__ = ["OTTalk", "OTTalkOutput", "build_parameter_count_model"]
 
 log = logging.getLogger(__name__)
-
-
-def _adamw(params: Any) -> torch.optim.Optimizer:
-    """Default optimizer: AdamW (paper §3.4), lr 1e-4 and weight decay 1e-2 (both values lost; ours)."""
-    return torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-2)
-
-
-def load_faces(path: str | Path, num_vertices: int) -> np.ndarray:
-    """Read and check a ``(F, 3)`` int ``.npy`` triangle file (the spec's ``faces_file``).
-
-    Returns:
-        ``(F, 3)`` int64 triangles.
-
-    Raises:
-        DataError: missing/unreadable file, or faces that are not a manifold triangle mesh over
-            ``num_vertices`` vertices (the message names the file and the failed check).
-    """
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"{p}: faces file not found; expected a (F, 3) int .npy triangle array")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise DataError(f"{p}: cannot read the faces file as a .npy array ({exc})") from None
-    return validate_faces(arr, num_vertices, source=str(p))
-
-
-def load_reference_template(path: str | Path, speakers: tuple[str, ...] = ()) -> np.ndarray:
-    """Read a reference template: a ``(V, 3)`` ``.npy``, or ``templates.pkl`` (``path#subject`` or the mean of ``speakers``).
-
-    Args:
-        path: ``file.npy``, ``templates.pkl`` or ``templates.pkl#<subject>``.
-        speakers: training speakers whose mean template is used for a ``.pkl`` without a subject
-            (all templates of the file when none of them is in it).
-
-    Returns:
-        ``(V, 3)`` float64 positions (metres).
-
-    Raises:
-        DataError: missing/unreadable file, unknown subject, or an array not of shape ``(V, 3)``.
-    """
-    text = str(path)
-    file_part, _, key = text.partition("#")
-    p = Path(file_part).expanduser()
-    if not p.is_file():
-        raise DataError(f"{p}: reference template file not found; expected a (V, 3) .npy or a templates.pkl")
-    if p.suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001
-            raise DataError(f"{p}: cannot read the reference template ({exc})") from None
-    else:
-        from talkzoo.data.mesh import read_templates
-
-        temps = read_templates(p)
-        if key:
-            if key not in temps:
-                raise DataError(f"{p}: has no template for subject '{key}'; it holds {sorted(temps)}")
-            arr = temps[key]
-        else:
-            chosen = [temps[s] for s in speakers if s in temps] or list(temps.values())
-            arr = np.mean(np.stack([np.asarray(t, dtype=np.float64) for t in chosen]), axis=0)
-    arr = np.asarray(arr, dtype=np.float64)
-    if arr.ndim == 1 and arr.size % 3 == 0:
-        arr = arr.reshape(-1, 3)
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise DataError(f"{text}: reference template has shape {arr.shape}; expected (V, 3)")
-    return arr
-
-
-def pca_of_displacements(displacements: Tensor, n_components: int, exact_limit: int = 4096, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
-    """PCA of flattened displacements (rows = frames), as used to initialise the PCA layer.
-
-    ``X (N, D)`` is centred by its mean; the principal axes are the right singular vectors of
-    the centred matrix (exact ``torch.linalg.svd`` when ``min(N, D) <= exact_limit``, otherwise
-    the randomised ``torch.svd_lowrank`` with ``q = k + 20``, 6 power iterations), each signed so
-    that its largest-magnitude entry is positive; the standard deviations are
-    ``s_k / sqrt(N - 1)`` (numpy/sklearn's ``explained_variance_`` square roots). Components
-    beyond the rank of ``X`` are zero (with zero deviation).
-
-    Args:
-        displacements: ``(N, D)`` float rows (``D = 3V``, metres).
-        n_components: ``k`` (OT-Talk: 50).
-        exact_limit: largest ``min(N, D)`` solved exactly.
-        seed: seed of the randomised solver.
-
-    Returns:
-        ``(mean (D,), components (k, D), std (k,))`` float64.
-    """
-    x = displacements.detach().to(torch.float64).cpu()
-    n, d = x.shape
-    mean = x.mean(dim=0)
-    xc = x - mean
-    k = n_components
-    if min(n, d) <= exact_limit:
-        _, s, vh = torch.linalg.svd(xc, full_matrices=False)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            _, s, v = torch.svd_lowrank(xc, q=min(k + 20, n, d), niter=6)
-        vh = v.t()
-    r = min(k, vh.shape[0])
-    comps = torch.zeros(k, d, dtype=torch.float64)
-    std = torch.zeros(k, dtype=torch.float64)
-    comps[:r] = vh[:r]
-    std[:r] = s[:r] / math.sqrt(max(n - 1, 1))
-    rank_tol = (s[0] if s.numel() else torch.tensor(0.0)) * max(n, d) * torch.finfo(torch.float64).eps
-    for i in range(r):
-        if s[i] <= rank_tol:
-            comps[i] = 0.0
-            std[i] = 0.0
-            continue
-        j = int(comps[i].abs().argmax())
-        if comps[i, j] < 0:
-            comps[i] = -comps[i]
-    return mean, comps, std
-
-
-def inference_windows(num_frames: int, window: int, overlap: int) -> list[tuple[int, int, Tensor]]:
-    """Overlapping windows covering ``num_frames`` frames, with cross-fade weights (ours, for long audio).
-
-    Windows of ``W = min(window, num_frames)`` frames start at ``a_k = round(k (n - W) / (K - 1))``,
-    ``K = ceil((n - W) / (W - 2 O)) + 1`` (evenly spread, the first at 0, the last ending at ``n``), so
-    consecutive windows share at least ``2 O`` frames (``O = min(overlap, (W - 1) // 2)``). Seam ``k``
-    is the middle ``c_k = (a_{k+1} + a_k + W) / 2`` of the part windows ``k`` and ``k+1`` share; its
-    fade ``r_k(t) = clip((t + 1/2 - c_k) / O + 1/2, 0, 1)`` rises linearly over the ``O`` frames
-    centred on ``c_k`` (a step at ``c_k`` when ``O = 0``). With ``s(t) = sum_k r_k(t)``, window ``j``
-    weighs ``max(0, 1 - |s(t) - j|)``: a partition of unity (the weights of a frame sum to 1), equal to
-    exactly 1 wherever one window alone has weight (so those frames are that window's output, bit
-    for bit), non-zero only inside the window, and a linear cross-fade of the two neighbours across
-    each seam (also when fades of close seams overlap). A frame with non-zero weight in window ``j``
-    has at least ``O / 2`` frames of window ``j`` on each side, unless it is near the ends of the file.
-
-    Args:
-        num_frames: ``n >= 1``, frames of the sequence.
-        window: ``W >= 1``, frames per window.
-        overlap: ``O >= 0``, frames (one-sided context; the fade width).
-
-    Returns:
-        ``[(start, stop, weight), ...]`` with ``weight`` a ``(stop - start,)`` float64 tensor; one
-        window ``(0, n, ones)`` when ``n <= W``.
-
-    Raises:
-        ValueError: ``num_frames < 1``, ``window < 1`` or ``overlap < 0``.
-    """
-    n, w, o = int(num_frames), int(window), int(overlap)
-    if n < 1 or w < 1 or o < 0:
-        raise ValueError(f"inference_windows needs num_frames >= 1, window >= 1, overlap >= 0; got {n}, {w}, {o}")
-    w = min(w, n)
-    if w == n:
-        return [(0, n, torch.ones(n, dtype=torch.float64))]
-    o = min(o, (w - 1) // 2)
-    stride = w - 2 * o
-    count = -(-(n - w) // stride) + 1
-    starts = [round(k * (n - w) / (count - 1)) for k in range(count)]
-    t = torch.arange(n, dtype=torch.float64) + 0.5
-    soft_index = torch.zeros(n, dtype=torch.float64)
-    for k in range(count - 1):
-        centre = (starts[k + 1] + starts[k] + w) / 2.0
-        soft_index += ((t - centre) / o + 0.5).clamp(0.0, 1.0) if o > 0 else (t >= centre).double()
-    windows = []
-    for j, start in enumerate(starts):
-        weight = (1.0 - (soft_index[start : start + w] - j).abs()).clamp_min(0.0)
-        windows.append((start, start + w, weight))
-    return windows
-
-
-@dataclass
-class OTTalkOutput:
-    """Result of :meth:`OTTalk.forward`.
-
-    Attributes:
-        vertices: ``(B, T, V, 3)`` predicted positions, metres (template on padded frames).
-        coefficients: ``(B, T, n_components)`` motion coefficients (whitened PCA units).
-        linear: ``(B, T, V, 3)`` the PCA-layer displacements, metres.
-        refinement: ``(B, T, V, 3)`` the ChebNet refinement, metres (``None`` without ChebNet).
-        frame_mask: ``(B, T)`` bool, True on real frames.
-    """
-
-    vertices: Tensor
-    coefficients: Tensor
-    linear: Tensor
-    refinement: Tensor | None
-    frame_mask: Tensor
 
 
 class OTTalk(AudioToMeshTask):
@@ -390,7 +199,7 @@ class OTTalk(AudioToMeshTask):
         use_cache: bool = True,
         inference_window_seconds: float | None = 30.0,
         inference_window_overlap_seconds: float = 2.0,
-        optimizer: OptimizerCallable = _adamw,
+        optimizer: OptimizerCallable = adamw,
         lr_scheduler: LRSchedulerCallable | None = None,
         unseen_speaker: str | int = 0,
     ) -> None:
@@ -418,15 +227,14 @@ class OTTalk(AudioToMeshTask):
             (loss_scale > 0, f"loss_scale must be > 0, got {loss_scale}"),
             (ot_max_frames is None or ot_max_frames >= 1, f"ot_max_frames must be >= 1 or None, got {ot_max_frames}"),
             (swd_normal_weight is None or swd_normal_weight >= 0, "swd_normal_weight must be >= 0"),
-            (inference_window_overlap_seconds >= 0,
-             f"inference_window_overlap_seconds must be >= 0, got {inference_window_overlap_seconds}"),
-            (inference_window_seconds is None or inference_window_seconds > 2 * inference_window_overlap_seconds,
-             f"inference_window_seconds ({inference_window_seconds}) must be None or exceed twice "
-             f"inference_window_overlap_seconds ({inference_window_overlap_seconds})"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"OTTalk: {message}")
+        check_window_options(
+            inference_window_seconds, inference_window_overlap_seconds, "inference_window_seconds",
+            "inference_window_overlap_seconds",
+        )  # fmt: skip
         faces_path = mesh_faces or spec_.faces_file
         if not faces_path:
             raise ConfigError(
@@ -438,123 +246,41 @@ class OTTalk(AudioToMeshTask):
             from talkzoo.audio.encoders import HubertEncoder
 
             audio_encoder = HubertEncoder()
-        if not isinstance(getattr(audio_encoder, "output_dim", None), int):
-            raise ConfigError(f"audio_encoder {type(audio_encoder).__name__} has no integer 'output_dim'")
 
         # The reference template is in the state dict, so its path is not needed again. (The
         # encoder is stored by the base class as the config that rebuilds it.)
         self.hparams["reference_template"] = None
         self.num_vertices = num_vertices
-        self.n_components = int(n_components)
-        self.channels = channels
-        self.pool_factors = pool_factors
-        self.down_mode = down_mode
-        self.use_ot, self.use_transformer, self.use_chebnet = bool(use_ot), bool(use_transformer), bool(use_chebnet)
+        self.use_ot = bool(use_ot)
         self.pca_init, self.pca_max_frames = bool(pca_init), pca_max_frames
         self.lambdas = {"rec": float(lambda_rec), "vel": float(lambda_vel), "ot": float(lambda_ot), "sparse": float(lambda_sparse)}
         self.sparsity_target = sparsity_target
         self.swd_projections, self.swd_p, self.swd_support = int(swd_projections), float(swd_p), swd_support
         self.swd_root, self.ot_max_frames, self.swd_chunk_frames = bool(swd_root), ot_max_frames, swd_chunk_frames
-        self.swd_normal_weight_arg = swd_normal_weight
         self.loss_scale = float(loss_scale)
-        # Metres per unit of the two displacement heads (PCA layer, refinement decoder): they
-        # output loss units (mm with loss_scale 1000), so that AdamW's per-parameter step (~lr)
-        # is a sub-millimetre change, not lr metres (ours; see the plugin README).
-        self.motion_unit = 1.0 / self.loss_scale
-        self.cache_dir, self.use_cache = cache_dir, bool(use_cache)
         self.inference_window_seconds = None if inference_window_seconds is None else float(inference_window_seconds)
         self.inference_window_overlap_seconds = float(inference_window_overlap_seconds)
         self.faces_path = str(faces_path)
 
-        # ---- buffers kept by checkpoints ------------------------------------------------
-        self.register_buffer("faces", torch.from_numpy(faces))
-        self.register_buffer("reference_template", torch.zeros(num_vertices, 3))
-        self.register_buffer("reference_ready", torch.zeros((), dtype=torch.long))
-        self.register_buffer("coord_scale", torch.ones(()))
-        self.register_buffer("normal_weight", torch.ones(()))
-        dim = 3 * num_vertices
-        self.register_buffer("pca_mean", torch.zeros(dim))
-        self.register_buffer("pca_components", torch.zeros(self.n_components, dim))
-        self.register_buffer("pca_std", torch.zeros(self.n_components))
-        self.register_buffer("pca_ready", torch.zeros((), dtype=torch.long))
-
-        # ---- audio branch (§3.3) ------------------------------------------------------------
-        self.audio_encoder = audio_encoder
-        self.audio_temporal = AudioTemporalEncoder(
-            audio_encoder.output_dim, d_model, num_conv_layers, conv_kernel, self.use_transformer,
-            num_layers, num_heads, ff_dim, dropout,
+        # Every weight, buffer and the mesh hierarchy live in the network (network.py). The two
+        # displacement heads output loss units (mm with loss_scale 1000; motion_unit = 1 / loss_scale
+        # metres per unit), so that AdamW's per-parameter step (~lr) is a sub-millimetre change, not
+        # lr metres (ours; see the plugin README).
+        self.network = OTTalkNetwork(
+            num_vertices, faces, audio_encoder, K=K, channels=channels, pool_factors=pool_factors, down_mode=down_mode,
+            latent_dim=latent_dim, d_model=d_model, num_conv_layers=num_conv_layers, conv_kernel=conv_kernel,
+            num_layers=num_layers, num_heads=num_heads, ff_dim=ff_dim, dropout=dropout, n_components=n_components,
+            use_transformer=use_transformer, use_chebnet=use_chebnet, motion_unit=1.0 / self.loss_scale,
+            swd_normal_weight=swd_normal_weight, cache_dir=cache_dir, use_cache=use_cache,
         )  # fmt: skip
-        # ---- template branch and refinement decoder (ChebNet) ---------------------------
-        code_dim = d_model
-        self.sizes = level_sizes(num_vertices, pool_factors)
-        if self.use_chebnet:
-            self.hierarchy = MeshHierarchyBuffers(self.sizes)
-            self.mesh_encoder = ChebEncoder(self.hierarchy, channels, latent_dim, K)
-            code_dim = d_model + latent_dim
-            self.refiner = ChebDecoder(self.hierarchy, channels, code_dim, K)
-        # ---- linear (PCA) motion part ----------------------------------------------------
-        # Zero-initialised coefficient head (ours): training starts exactly at template + mean
-        # displacement (the mean-motion baseline) instead of a random PCA combination.
-        self.coeff_head = nn.Linear(code_dim, self.n_components)
-        self.pca_layer = nn.Linear(self.n_components, dim)
-        with torch.no_grad():
-            self.coeff_head.weight.zero_()
-            self.coeff_head.bias.zero_()
-            # small (0.1 mm) until the PCA initialisation replaces it; in motion units (see motion_unit)
-            self.pca_layer.weight.normal_(0.0, 1e-4 / self.motion_unit)
-            self.pca_layer.bias.zero_()
-
+        # checkpoints written before the network moved into self.network keep loading
+        accept_unprefixed_keys(self, "network")
         if reference_template is not None:
-            self.set_reference_template(load_reference_template(reference_template, spec_.speakers), source=str(reference_template))
-
-    # ------------------------------------------------------------------ reference template
-    def set_reference_template(self, vertices: np.ndarray | Tensor, source: str = "reference template") -> None:
-        """Fix the template the mesh hierarchy, input scaling and OT normal weight derive from.
-
-        Builds (or reads from the disk cache) the QEM hierarchy when ChebNet is on, and stores
-        the template, its RMS radius (``coord_scale``, the encoder's input unit) and its mean
-        edge length (``normal_weight`` when ``swd_normal_weight`` is ``None``) in buffers.
-
-        Args:
-            vertices: ``(V, 3)`` float positions, metres.
-            source: name for error messages.
-
-        Raises:
-            DataError: wrong vertex count, non-finite values, or a non-manifold mesh.
-        """
-        if isinstance(vertices, Tensor):
-            vertices = vertices.detach().cpu().double().numpy()
-        v, f = validate_template(vertices, self.faces.cpu().numpy(), self.num_vertices, source=source)
-        if self.use_chebnet:
-            hier = load_or_build_hierarchy(v, f, self.pool_factors, self.down_mode, self.cache_dir, self.use_cache)
-            self.hierarchy.set_hierarchy(hier)
-        centred = v - v.mean(axis=0)
-        scale = float(np.sqrt((centred**2).sum(axis=1).mean())) or 1.0
-        e = mesh_edges(f)
-        edge = float(np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1).mean()) if e.size else 1.0
-        nw = edge if self.swd_normal_weight_arg is None else float(self.swd_normal_weight_arg)
-        with torch.no_grad():
-            self.reference_template.copy_(torch.from_numpy(v).to(self.reference_template))
-            self.coord_scale.fill_(scale)
-            self.normal_weight.fill_(nw)
-            self.reference_ready.fill_(1)
-
-    def _ensure_reference(self, template: Tensor | None = None) -> None:
-        """Make sure the hierarchy exists: from the stored reference, else from ``template`` ``(B, V, 3)``."""
-        ready = bool(self.reference_ready.item())
-        if ready and (not self.use_chebnet or self.hierarchy.ready):
-            return
-        if ready:  # e.g. a state dict without the hierarchy's extra state: rebuild it
-            self.set_reference_template(self.reference_template, source="stored reference template")
-            return
-        if template is None:
-            raise ConfigError(
-                "OTTalk has no reference template yet: pass reference_template=..., fit it with a datamodule, "
-                "or call generate()/compute_losses() with a template"
+            self.network.set_reference_template(
+                load_reference_template(reference_template, spec_.speakers), source=str(reference_template)
             )
-        log.info("OTTalk: building the mesh hierarchy from the mean template of the first batch")
-        self.set_reference_template(template.detach().double().mean(dim=0), source="batch template")
 
+    # ------------------------------------------------------------------ hooks
     def _reference_from_trainer(self) -> None:
         trainer = getattr(self, "_trainer", None)
         dm = getattr(trainer, "datamodule", None) if trainer is not None else None
@@ -568,11 +294,11 @@ class OTTalk(AudioToMeshTask):
             names = [s for s in self.mesh_spec.speakers if s in temps] or list(temps)
             if names:
                 mean = np.mean(np.stack([np.asarray(temps[s], dtype=np.float64) for s in names]), axis=0)
-                self.set_reference_template(mean, source="mean template of the training speakers")
+                self.network.set_reference_template(mean, source="mean template of the training speakers")
 
     def setup(self, stage: str) -> None:  # noqa: D102 - Lightning hook
         super().setup(stage)
-        if not bool(self.reference_ready.item()):
+        if not bool(self.network.reference_ready.item()):
             self._reference_from_trainer()
 
     # ------------------------------------------------------------------ PCA initialisation
@@ -607,22 +333,12 @@ class OTTalk(AudioToMeshTask):
         if self.pca_max_frames is not None and x.shape[0] > self.pca_max_frames:
             g = torch.Generator().manual_seed(0)
             x = x[torch.randperm(x.shape[0], generator=g)[: self.pca_max_frames]]
-        mean, comps, std = pca_of_displacements(x, self.n_components)
-        self.set_pca(mean, comps, std)
+        mean, comps, std = pca_of_displacements(x, self.network.n_components)
+        self.network.set_pca(mean, comps, std)
         log.info("OTTalk: PCA layer initialised from %d training frames", x.shape[0])
 
-    def set_pca(self, mean: Tensor, components: Tensor, std: Tensor) -> None:
-        """Install a PCA basis: ``mean (3V,)``, ``components (k, 3V)``, ``std (k,)`` (metres)."""
-        with torch.no_grad():
-            self.pca_mean.copy_(mean.to(self.pca_mean))
-            self.pca_components.copy_(components.to(self.pca_components))
-            self.pca_std.copy_(std.to(self.pca_std))
-            self.pca_layer.weight.copy_((self.pca_components * self.pca_std[:, None]).t() / self.motion_unit)
-            self.pca_layer.bias.copy_(self.pca_mean / self.motion_unit)
-            self.pca_ready.fill_(1)
-
     def on_fit_start(self) -> None:  # noqa: D102 - Lightning hook: PCA from the train data when not done
-        if not self.pca_init or bool(self.pca_ready.item()):
+        if not self.pca_init or bool(self.network.pca_ready.item()):
             return
         trainer = self.trainer
         dm = getattr(trainer, "datamodule", None)
@@ -636,7 +352,7 @@ class OTTalk(AudioToMeshTask):
     def forward(
         self, audio: Tensor, audio_mask: Tensor | None, template: Tensor, num_frames: int | Tensor, total_frames: int | None = None
     ) -> OTTalkOutput:
-        """One non-autoregressive pass.
+        """One non-autoregressive pass of :meth:`OTTalkNetwork.forward <talkzoo_ottalk.network.OTTalkNetwork.forward>`.
 
         Args:
             audio: ``(B, S)`` float32 16 kHz waveforms (zero-padded).
@@ -646,47 +362,12 @@ class OTTalk(AudioToMeshTask):
             total_frames: width ``T`` of the output (default ``max(num_frames)``).
 
         Returns:
-            :class:`OTTalkOutput`.
+            :class:`~talkzoo_ottalk.network.OTTalkOutput`.
 
         Raises:
             DataError: a template whose vertex count is not ``spec.num_vertices``.
         """
-        batch = audio.shape[0]
-        if template.dim() != 3 or template.shape[1:] != (self.num_vertices, 3) or template.shape[0] != batch:
-            raise DataError(
-                f"template must be (B={batch}, V={self.num_vertices}, 3) (the data's vertex count), got {tuple(template.shape)}"
-            )
-        self._ensure_reference(template)
-        counts = (num_frames.to(audio.device).long().reshape(-1) if isinstance(num_frames, Tensor)
-                  else torch.full((batch,), int(num_frames), device=audio.device, dtype=torch.long))  # fmt: skip
-        if counts.numel() == 1:
-            counts = counts.expand(batch)
-        feats = self.audio_encoder(audio, audio_mask, counts)
-        width = int(total_frames) if total_frames is not None else feats.shape[1]
-        if feats.shape[1] < width:
-            feats = torch.nn.functional.pad(feats, (0, 0, 0, width - feats.shape[1]))
-        feats = feats[:, :width]
-        mask = torch.arange(width, device=audio.device)[None] < counts[:, None]
-        a = self.audio_temporal(feats, mask)  # (B, T, d)
-        if self.use_chebnet:
-            x = template - template.mean(dim=1, keepdim=True)
-            z = self.mesh_encoder((x / self.coord_scale).to(a.dtype))  # (B, latent)
-            code = torch.cat([a, z[:, None].expand(-1, width, -1)], dim=-1)
-        else:
-            code = a
-        coeffs = self.coeff_head(code) * mask[..., None]
-        linear = (self.pca_layer(coeffs) * self.motion_unit).reshape(batch, width, self.num_vertices, 3)
-        refinement = None
-        if self.use_chebnet:
-            real = code[mask]  # (N, code_dim), only real frames
-            ref = self.refiner(real) * self.motion_unit
-            refinement = linear.new_zeros(linear.shape)
-            refinement[mask] = ref.to(linear.dtype)
-        disp = linear if refinement is None else linear + refinement
-        disp = disp * mask[..., None, None].to(disp.dtype)
-        return OTTalkOutput(
-            vertices=template[:, None] + disp, coefficients=coeffs, linear=linear, refinement=refinement, frame_mask=mask
-        )
+        return self.network(audio, audio_mask, template, num_frames, total_frames)
 
     # ------------------------------------------------------------------ family API
     def generate(  # type: ignore[override]
@@ -723,24 +404,15 @@ class OTTalk(AudioToMeshTask):
             DataError: a template whose vertex count differs from ``spec.num_vertices``.
         """
         del speaker
-        samples = (audio_mask.sum(dim=1) if audio_mask is not None
-                   else torch.full((audio.shape[0],), audio.shape[1], device=audio.device))  # fmt: skip
-        per_seq = self.frames_for_audio(samples)
-        total = int(num_frames) if num_frames is not None else int(per_seq.max())
-        counts = torch.clamp(per_seq, max=total)
+        spec = self.mesh_spec
+        samples = samples_per_sequence(audio, audio_mask)
         # the longest audio spans the requested width (as a single, unpadded sequence does)
-        counts = torch.where(samples == samples.max(), torch.full_like(counts, total), counts)
-        if self.inference_window_seconds is not None and int(samples.max()) > self._window_samples()[0]:
+        counts, total = sequence_frame_counts(samples, spec.sample_rate, spec.fps, num_frames)
+        longest = window_samples(self.inference_window_seconds, float(spec.sample_rate))
+        if longest is not None and int(samples.max()) > longest:
             return self.generate_windowed(audio, template, counts, total, audio_mask)
         out = self(audio, audio_mask, template.float(), counts, total_frames=total)
         return out.vertices.float()
-
-    def _window_samples(self) -> tuple[int, float]:
-        """``(window, overlap)`` of long-audio inference in audio samples (window ``inf`` when off)."""
-        rate = float(self.mesh_spec.sample_rate)
-        if self.inference_window_seconds is None:
-            return 2**62, 0.0
-        return int(round(self.inference_window_seconds * rate)), self.inference_window_overlap_seconds * rate
 
     def generate_windowed(
         self, audio: Tensor, template: Tensor, num_frames: Tensor, total: int, audio_mask: Tensor | None = None
@@ -753,8 +425,8 @@ class OTTalk(AudioToMeshTask):
         is trained on crops of a few seconds. Each sequence ``b`` (``S_b`` real samples, ``n_b``
         frames, ``p = S_b / n_b`` samples per frame) is processed on its own: when ``S_b`` is at
         most ``inference_window_seconds`` it is one forward pass; otherwise it is cut into
-        :func:`inference_windows` of ``W = floor(window_samples / p)`` frames with overlap
-        ``O = floor(overlap_samples / p)`` frames. Window ``[a, e)`` runs the whole per-frame
+        windows of ``W = floor(window_samples / p)`` frames with overlap ``O = floor(overlap_samples / p)``
+        frames (:func:`talkzoo.nn.windows.plan_audio_windows`, ``"crossfade"`` blend). Window ``[a, e)`` runs the whole per-frame
         pipeline alone (front-end on samples ``[round(a p), round(e p))`` interpolated to
         ``e - a`` frames, temporal convolution, transformer with positions from 0 as in the
         training crops, both motion heads), one window at a time, and the output vertices are the
@@ -781,30 +453,27 @@ class OTTalk(AudioToMeshTask):
         """
         bsz = audio.shape[0]
         template = template.float()
-        samples = (audio_mask.sum(dim=1) if audio_mask is not None
-                   else torch.full((bsz,), audio.shape[1], device=audio.device))  # fmt: skip
+        samples = samples_per_sequence(audio, audio_mask)
         counts = num_frames.reshape(-1).expand(bsz).tolist() if num_frames.numel() == 1 else num_frames.tolist()
-        window_samples, overlap_samples = self._window_samples()
+        rate = float(self.mesh_spec.sample_rate)
+        longest = window_samples(self.inference_window_seconds, rate)
         out = template[:, None].repeat(1, total, 1, 1)
         for b in range(bsz):
             length, frames = int(samples[b]), min(int(counts[b]), total)
             if length < 1:
                 raise DataError(f"generate: sequence {b} has no real audio samples")
             wave, tpl = audio[b : b + 1, :length], template[b : b + 1]
-            if length <= window_samples:
+            if longest is None or length <= longest:
                 out[b, :frames] = self(wave, None, tpl, frames, total_frames=frames).vertices[0].float()
                 continue
-            per_frame = length / frames
-            window = max(1, int(window_samples / per_frame))
-            overlap = int(overlap_samples / per_frame)
             acc = out[b, :frames].zero_()  # a view: the windows are summed in place (no second (T, V, 3) copy)
-            for start, stop, weight in inference_windows(frames, window, overlap):
-                if not bool((weight > 0).any()):
-                    continue
-                s0 = min(length - 1, int(round(start * per_frame)))
-                s1 = max(s0 + 1, min(length, int(round(stop * per_frame))))
-                verts = self(wave[:, s0:s1], None, tpl, stop - start, total_frames=stop - start).vertices[0].float()
-                acc[start:stop] += weight.to(acc)[:, None, None] * verts
+            plan = plan_audio_windows(
+                length, frames, rate, self.inference_window_seconds, self.inference_window_overlap_seconds, "crossfade"
+            )
+            for win in plan:
+                n = win.stop - win.start
+                verts = self(wave[:, win.sample_start : win.sample_stop], None, tpl, n, total_frames=n).vertices[0].float()
+                acc[win.start : win.stop] += win.weight.to(acc)[:, None, None] * verts
         return out
 
     def predict_for_metrics(self, batch: MeshBatch) -> Tensor:
@@ -819,7 +488,7 @@ class OTTalk(AudioToMeshTask):
         return out.vertices.float()
 
     def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
-        """Training losses of a batch (§3.4, Eqs. 8-11), on positions × ``loss_scale``.
+        """Training losses of a batch (§3.4, Eqs. 8-11, in :mod:`talkzoo_ottalk.losses`), on positions × ``loss_scale``.
 
         * ``rec``: mean over real frames and vertices of ``||v̂ - v||²``;
         * ``vel``: the same on consecutive-frame differences (pairs of real frames);
@@ -836,28 +505,20 @@ class OTTalk(AudioToMeshTask):
         out = self(batch.audio, batch.audio_mask, batch.template, mask.sum(dim=1), total_frames=frames)
         s = self.loss_scale
         pred, gt = out.vertices * s, batch.vertices * s
-        fm = mask.to(pred.dtype)
-        n_real = fm.sum().clamp_min(1.0)
-        rec = (((pred - gt) ** 2).sum(-1).mean(-1) * fm).sum() / n_real
-        pair = (mask[:, 1:] & mask[:, :-1]).to(pred.dtype)
-        dv = (pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])
-        vel = ((dv**2).sum(-1).mean(-1) * pair).sum() / pair.sum().clamp_min(1.0)
+        rec = reconstruction_loss(pred, gt, mask)
+        vel = velocity_loss(pred, gt, mask)
         if self.sparsity_target == "coefficients" or out.refinement is None:
-            sparsity = (out.coefficients.abs().mean(-1) * fm).sum() / n_real
+            sparsity = sparsity_loss(out.coefficients, mask)
         else:
-            sparsity = ((out.refinement * s).abs().mean(dim=(-1, -2)) * fm).sum() / n_real
+            sparsity = sparsity_loss(out.refinement * s, mask)
         losses = {"rec": rec, "vel": vel, "sparsity": sparsity}
         total = self.lambdas["rec"] * rec + self.lambdas["vel"] * vel + self.lambdas["sparse"] * sparsity
         if self.use_ot:
-            p_real, g_real = pred[mask], gt[mask]
-            if self.ot_max_frames is not None and p_real.shape[0] > self.ot_max_frames:
-                pick = torch.randperm(p_real.shape[0], device=p_real.device)[: self.ot_max_frames]
-                p_real, g_real = p_real[pick], g_real[pick]
-            ot = mesh_sliced_wasserstein(
-                p_real, g_real, self.faces, support=self.swd_support, normal_weight=float(self.normal_weight) * s,
-                num_projections=self.swd_projections, p=self.swd_p, root=self.swd_root,
-                chunk_size=self.swd_chunk_frames,
-            ).mean()  # fmt: skip
+            ot = ot_loss(
+                pred, gt, mask, self.network.faces, support=self.swd_support,
+                normal_weight=float(self.network.normal_weight) * s, num_projections=self.swd_projections, p=self.swd_p,
+                root=self.swd_root, max_frames=self.ot_max_frames, chunk_size=self.swd_chunk_frames,
+            )  # fmt: skip
             losses["ot"] = ot
             total = total + self.lambdas["ot"] * ot
         losses["loss"] = total
