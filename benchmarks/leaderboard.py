@@ -11,6 +11,7 @@ The **grid file** (YAML) names one dataset split and the checkpoints to evaluate
       class_path: talkzoo.data.mesh.MeshSequenceDataModule
       init_args: {root: data/demo, preset: demo, demo_protocol: sentences, batch_size: 4}
     split: test                      # test | val
+    metric_options: {identity: null} # 2D only, optional: video_metrics options (landmarks, landmarker, identity)
     baselines: true                  # add the static-template and mean-training-motion rows
     models:
       - name: DualTalker             # row label
@@ -211,12 +212,15 @@ def evaluate(model, datamodule, split: str = "test", progress: bool = True) -> d
     return {name: float(value) for name, value in metrics.compute().items()}
 
 
-def build_video_metrics(spec) -> Any:
+def build_video_metrics(spec, options: dict[str, Any] | None = None) -> Any:
     """The leaderboard's one metric collection for a 2D spec (:func:`talkzoo.metrics.video.video_metrics`;
-    landmark metrics on, the default landmarker and identity network)."""
+    landmark metrics on, the default landmarker and identity network, unless the section's
+    ``metric_options`` (``landmarks``, ``landmarker``, ``identity``, ``metric_weights``) say otherwise)."""
     from talkzoo.metrics.video import video_metrics
 
-    return video_metrics(spec.family, int(spec.image_size), landmarks=True)
+    opts = {"landmarks": True, **(options or {})}
+    weights = opts.pop("metric_weights", None)
+    return video_metrics(spec.family, int(spec.image_size), weights, **opts)
 
 
 def evaluate_video(model, datamodule, split: str = "test", progress: bool = True, metrics: Any = None) -> dict[str, float]:
@@ -328,7 +332,7 @@ def _run_section(grid: dict[str, Any], grid_path: str | Path, train_missing: boo
     family = getattr(spec, "family", "audio-to-mesh")
     video = family != "audio-to-mesh"
     registered = {m.class_path: m for _, m in list_models(family=family)}
-    shared = build_video_metrics(spec) if video else None
+    shared = build_video_metrics(spec, grid.get("metric_options")) if video else None
 
     def score(model) -> dict[str, float]:
         if video:

@@ -125,3 +125,53 @@ def test_vertex_count_mismatch_is_refused(tmp_path, corpus):
     model.fitted.fill_(True)
     with pytest.raises(leaderboard.LeaderboardError, match="24 vertices"):
         leaderboard.evaluate(model, dm, progress=False)
+
+
+def test_one_leaderboard_for_both_families(tmp_path, corpus):
+    """A grid with sections: a 3D table and the two 2D tables in one results.md, each scored by one
+    metric collection per family, with the static-source baselines, a tiny model from a checkpoint
+    and a "not evaluated" row for a model without a checkpoint."""
+    from talkzoo.data.video import TalkingVideoDataModule
+    from talkzoo.testing.models import TinyAudioToVideo
+    from talkzoo.testing.video_fixtures import write_prepared_video_layout
+
+    video_root = write_prepared_video_layout(tmp_path / "v", size=32, frames=20)
+    dm = TalkingVideoDataModule(str(video_root), preset="prepared", batch_size=2, clip_frames=10)
+    model = TinyAudioToVideo(spec=dm.spec)
+    trainer = Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, datamodule=dm)
+    trainer.save_checkpoint(tmp_path / "tiny.ckpt")
+    video_data = {"init_args": {"root": str(video_root), "preset": "prepared", "batch_size": 2, "source_frame": "first"}}
+    fast = {"landmarks": False, "identity": None}  # 32 px synthetic clips: no face for dlib to find
+    grid = {
+        "name": "both",
+        "sections": [
+            {"data": {"class_path": "talkzoo.data.mesh.MeshSequenceDataModule",
+                      "init_args": {"root": str(corpus), "preset": "demo", "batch_size": 2}}, "models": []},
+            {"data": {"class_path": "talkzoo.data.video.TalkingVideoDataModule", **video_data}, "metric_options": fast,
+             "models": [{"name": "tiny", "checkpoint": str(tmp_path / "tiny.ckpt")},
+                        {"name": "FLOAT (no checkpoint)", "checkpoint": str(tmp_path / "runs" / "none")}]},
+            {"data": {"class_path": "talkzoo.data.video.ReenactmentVideoDataModule", **video_data}, "models": [],
+             "metric_options": fast},
+        ],
+    }
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    results = leaderboard.run(path, tmp_path / "out", progress=False)
+    mesh, a2v, reen = results["sections"]
+    assert "LVE@lip-demo" in mesh["rows"][0]["metrics"] or any(k.startswith("LVE") for k in mesh["rows"][0]["metrics"])
+    assert a2v["family"] == "audio-to-video" and reen["family"] == "video-to-video"
+    assert [r["name"] for r in a2v["rows"]] == ["static source frame (baseline)", "tiny"]
+    assert "FLOAT (no checkpoint)" in a2v["not_evaluated"]
+    assert [r["name"] for r in reen["rows"]] == ["static source frame (baseline)"]
+    # one collection per family: the same metric names on every row of a section
+    assert {tuple(r["metrics"]) for r in a2v["rows"]} == {tuple(a2v["rows"][0]["metrics"])}
+    base, tiny = (r["metrics"] for r in a2v["rows"])
+    assert set(base) >= {"PSNR", "SSIM"} and not np.isnan(base["PSNR"])
+    # the tiny model starts at the source frame (zero-initialised residual): one step keeps it close
+    assert tiny["PSNR"] > 10.0 and base["SSIM"] > 0.5
+    md = (tmp_path / "out" / "both" / "results.md").read_text()
+    assert md.count("\n| model |") == 3  # one table per family
+    assert "## audio → mesh" in md and "## audio → video" in md and "## reenactment" in md
+    assert "not evaluated" in md and "PSNR (dB)" in md

@@ -895,7 +895,8 @@ def video_metrics(
             else facemesh68).
         identity: a :class:`talkzoo.landmarks.IdentityEmbedder`, a name for
             :func:`talkzoo.landmarks.make_identity_embedder`, ``"auto"`` (``metric_weights["identity"]``
-            when given, a TorchScript file; else dlib-resnet with the extra; else none) or None (off).
+            when given, a TorchScript file; else dlib-resnet with the extra for frames of at least
+            128 px; else none) or None (off).
 
     Returns:
         ``torchmetrics.MetricCollection`` (``compute_groups=False``).
@@ -921,7 +922,8 @@ def video_metrics(
         metrics.append(AverageKeypointDistance(landmarker=lm) if reenact else LandmarkDistance(landmarker=lm))
     embedder = identity
     if isinstance(identity, str) and identity == "auto":
-        embedder = weights.get("identity") or default_identity_name()
+        # a user's network always; dlib's only on frames where a face can be found (>= 128 px)
+        embedder = weights.get("identity") or (default_identity_name() if size >= 128 else None)
         if embedder is not None and embedder != weights.get("identity"):
             embedder = make_identity_embedder(embedder)
     elif isinstance(identity, str):

@@ -138,7 +138,8 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
             ``"auto"`` = ``dlib68`` with the ``dlib`` extra, else ``facemesh68``; logged in the
             metric's name (``LMD@dlib68``).
         identity: the identity network of CSIM (and AED): ``"auto"`` = ``metric_weights["identity"]``
-            when given, else ``dlib-resnet`` with the extra, else none; ``None`` turns them off.
+            when given, else ``dlib-resnet`` with the extra (frames of at least 128 px), else none;
+            ``None`` turns them off.
 
     Raises:
         FamilyMismatchError: for a spec of another family.
@@ -285,7 +286,8 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
             ``"auto"`` = ``dlib68`` with the ``dlib`` extra, else ``facemesh68``; logged in the
             metric's name (``LMD@dlib68``).
         identity: the identity network of CSIM (and AED): ``"auto"`` = ``metric_weights["identity"]``
-            when given, else ``dlib-resnet`` with the extra, else none; ``None`` turns them off.
+            when given, else ``dlib-resnet`` with the extra (frames of at least 128 px), else none;
+            ``None`` turns them off.
 
     Raises:
         FamilyMismatchError: for a spec of another family.
