@@ -23,21 +23,36 @@ Pytest collects the inherited ``test_*`` methods. They check that the model
 Attributes to set: ``model_class``; optionally ``init_args``, ``datamodule_args`` (for the
 family's synthetic datamodule), ``make_datamodule()`` (override for other data), ``recipes``,
 ``recipe_root``, ``learning_steps`` and ``learning_ratio`` (final/initial loss must be below it).
+
+An installed plugin does not need its own class: it declares its tiny configuration in its
+metadata (:attr:`talkzoo.plugins.ModelInfo.tiny_args`, ``tiny_datamodule_args``) and talkzoo's
+``tests/test_registry.py`` builds the class with :func:`conformance_suite` for every model
+``talkzoo list`` shows, with its recipes (``recipes/<name>.yaml``).
+
+The synthetic mesh data comes with a triangle-strip topology (``spec.faces_file``) for models that
+need one; the learning test first runs a zero-step ``Trainer.fit`` so ``setup``/``on_fit_start``
+hooks (e.g. a data-driven initialisation) run as in ``talkzoo fit``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import glob
+import importlib
 import inspect
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from talkzoo.data.base import TalkzooDataModule
 from talkzoo.data.spec import FAMILY_MESH, FAMILY_REENACT, FAMILY_VIDEO, MeshDataSpec, VideoDataSpec
+from talkzoo.plugins import ModelInfo
 from talkzoo.tasks.base import TalkingFaceTask
 from talkzoo.tasks.mesh import AudioToMeshTask
 from talkzoo.tasks.video import AudioToVideoTask, ReenactmentTask
@@ -48,8 +63,30 @@ from talkzoo.testing.synthetic import (
 )
 
 _FAMILY_BASES = {FAMILY_MESH: AudioToMeshTask, FAMILY_VIDEO: AudioToVideoTask, FAMILY_REENACT: ReenactmentTask}
+
+
+def _strip_faces_file(num_vertices: int) -> str:
+    """A ``(V - 2, 3)`` triangle strip ``(i, i+1, i+2)`` as a ``.npy`` in a per-process temporary folder."""
+    folder = Path(tempfile.gettempdir()) / f"talkzoo-conformance-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"strip{num_vertices}.npy"
+    if not path.is_file():
+        idx = np.arange(max(num_vertices - 2, 0))
+        np.save(path, np.stack([idx, idx + 1, idx + 2], axis=1).astype(np.int64))
+    return str(path)
+
+
+class SyntheticMeshWithTopology(SyntheticMeshDataModule):
+    """:class:`~talkzoo.testing.synthetic.SyntheticMeshDataModule` whose spec names a triangle-strip
+    topology (``spec.faces_file``, a manifold band over the ``V`` vertices), for models that need faces."""
+
+    @property
+    def spec(self) -> MeshDataSpec:  # noqa: D102
+        return dataclasses.replace(super().spec, faces_file=_strip_faces_file(self.num_vertices))
+
+
 _SYNTHETIC = {
-    FAMILY_MESH: SyntheticMeshDataModule,
+    FAMILY_MESH: SyntheticMeshWithTopology,
     FAMILY_VIDEO: SyntheticVideoDataModule,
     FAMILY_REENACT: SyntheticReenactmentDataModule,
 }
@@ -88,9 +125,18 @@ class ModelConformance:
         """The family's synthetic datamodule with ``datamodule_args`` (override for other data)."""
         return _SYNTHETIC[self.model_class.family](**self.datamodule_args)
 
+    def model_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments besides ``spec`` (``init_args``; override to build them per call)."""
+        return dict(self.init_args)
+
     def make_model(self, datamodule: TalkzooDataModule) -> TalkingFaceTask:
-        """``model_class(spec=datamodule.spec, **init_args)``."""
-        return self.model_class(spec=datamodule.spec, **self.init_args)
+        """``model_class(spec=datamodule.spec, **model_kwargs())``."""
+        return self.model_class(spec=datamodule.spec, **self.model_kwargs())
+
+    def prepare_for_training(self, model: TalkingFaceTask, datamodule: TalkzooDataModule, tmp_path: Path) -> None:
+        """Run the hooks a fit runs before its first step (``setup``, ``on_fit_start``: e.g. OT-Talk's
+        PCA initialisation from the training data) through a zero-step ``Trainer.fit``."""
+        _quiet_trainer(tmp_path, max_steps=0, limit_val_batches=0).fit(model, datamodule=datamodule)
 
     def _first_batch(self, datamodule: TalkzooDataModule) -> Any:
         datamodule.setup("fit")
@@ -125,7 +171,7 @@ class ModelConformance:
 
         other = VideoDataSpec() if self.model_class.family != FAMILY_VIDEO else MeshDataSpec(num_vertices=4)
         try:
-            self.model_class(spec=other, **self.init_args)
+            self.model_class(spec=other, **self.model_kwargs())
         except FamilyMismatchError:
             return
         raise AssertionError(f"{self.model_class.__name__} accepted a {type(other).__name__}")
@@ -145,11 +191,12 @@ class ModelConformance:
         changed = [k for k, v in model.state_dict().items() if k in before and not torch.equal(before[k], v)]
         assert changed, "no parameter changed after two training steps"
 
-    def test_loss_falls(self) -> None:
+    def test_loss_falls(self, tmp_path: Path) -> None:
         """Fitting one batch repeatedly lowers the loss (final < learning_ratio x initial)."""
         torch.manual_seed(0)
         datamodule = self.make_datamodule()
         model = self.make_model(datamodule)
+        self.prepare_for_training(model, datamodule, tmp_path)
         batch = self._first_batch(datamodule)
         optimizer = model.configure_optimizers()
         if isinstance(optimizer, dict):
@@ -220,9 +267,9 @@ class ModelConformance:
         from talkzoo.lightning_cli import preflight, run_lightning
 
         root = Path(self.recipe_root) if self.recipe_root else _repository_root()
+        missing = [pattern for pattern in self.recipes if not glob.glob(str(root / pattern))]
+        assert not missing, f"no recipe matches {missing} under {root}"
         paths = sorted({p for pattern in self.recipes for p in glob.glob(str(root / pattern))})
-        if self.recipes:
-            assert paths, f"no recipe matches {list(self.recipes)} under {root}"
         for path in paths:
             preflight(["fit", "--config", path])
             out = io.StringIO()
@@ -241,3 +288,93 @@ def _repository_root() -> Path:
         if (folder / "recipes").is_dir():
             return folder
     return here
+
+
+def _import_object(path: str) -> Any:
+    """``"package.module.Name"`` -> the object."""
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def resolve_init_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn plain constructor arguments (as in a recipe's ``init_args``) into objects.
+
+    A value ``{"class_path": C, "init_args": {...}}`` becomes ``functools.partial(C, **init_args)``
+    when ``C`` is a ``torch.optim.Optimizer`` or learning-rate scheduler class (the model's
+    ``optimizer``/``lr_scheduler`` callables), else the instance ``C(**init_args)`` (e.g. a speech
+    encoder); nested configs are resolved first. Other values are passed through.
+
+    Args:
+        args: plain values (:attr:`talkzoo.plugins.ModelInfo.tiny_args`).
+
+    Returns:
+        keyword arguments for the model's constructor.
+
+    Raises:
+        ImportError / AttributeError: a ``class_path`` that does not import.
+    """
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if isinstance(value, Mapping) and "class_path" in value:
+            cls = _import_object(str(value["class_path"]))
+            kwargs = resolve_init_args(value.get("init_args") or {})
+            callables = (torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler)
+            out[key] = functools.partial(cls, **kwargs) if isinstance(cls, type) and issubclass(cls, callables) else cls(**kwargs)
+        else:
+            out[key] = value
+    return out
+
+
+def conformance_suite(info: ModelInfo, recipe_root: str | Path | None = None) -> type[ModelConformance]:
+    """A :class:`ModelConformance` subclass for one registered model, from its metadata alone.
+
+    The class runs the suite with ``info.tiny_args`` (:func:`resolve_init_args`) on the family's
+    synthetic datamodule with ``info.tiny_datamodule_args``, and checks that every recipe the
+    metadata names (``recipes/<name>.yaml`` under ``recipe_root``, default the repository root)
+    exists and parses. Its name says which model it tests (``TestConformance_dualtalker``).
+
+    A model whose metadata declares no ``tiny_args``, or whose class does not import, gets a class
+    whose one test fails saying so (it is never silently skipped).
+
+    Args:
+        info: the model's :class:`~talkzoo.plugins.ModelInfo`.
+        recipe_root: folder holding ``recipes/``.
+
+    Returns:
+        the test class (assign it to a module-level name of a ``test_*.py`` file for pytest).
+    """
+    name = "TestConformance_" + "".join(c if c.isalnum() else "_" for c in info.name)
+    problem = None
+    model_class: Any = None
+    if info.tiny_args is None:
+        problem = (
+            f"model '{info.name}' declares no tiny_args in its plugin metadata (talkzoo.plugins.ModelInfo); "
+            "add a tiny CPU configuration so the conformance suite runs on it"
+        )
+    else:
+        try:
+            model_class = _import_object(info.class_path)
+        except Exception as exc:  # noqa: BLE001 - reported by the failing test
+            problem = f"model '{info.name}': class_path '{info.class_path}' does not import ({type(exc).__name__}: {exc})"
+    if problem is not None:
+        message = problem
+
+        def test_declares_a_tiny_configuration(self: Any) -> None:
+            raise AssertionError(message)
+
+        return type(name, (), {"test_declares_a_tiny_configuration": test_declares_a_tiny_configuration})
+    tiny = dict(info.tiny_args or {})
+
+    def model_kwargs(self: ModelConformance) -> dict[str, Any]:
+        return resolve_init_args(tiny)
+
+    attributes = {
+        "model_class": model_class,
+        "init_args": {},
+        "datamodule_args": dict(info.tiny_datamodule_args),
+        "recipes": [f"recipes/{recipe}.yaml" for recipe in info.recipes],
+        "recipe_root": None if recipe_root is None else str(recipe_root),
+        "model_kwargs": model_kwargs,
+        "__doc__": f"The conformance suite on the registered model '{info.name}' ({info.class_path}).",
+    }
+    return type(name, (ModelConformance,), attributes)

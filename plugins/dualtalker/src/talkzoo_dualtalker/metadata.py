@@ -63,6 +63,17 @@ PLUGIN = PluginInfo(
                 "Autoregressive audio-to-mesh transformer with a shared-weight lip-reading dual branch, "
                 "duality regulariser and cross-modal consistency loss; primal branch only at inference"
             ),
+            # the conformance suite's tiny CPU configuration (tests/test_registry.py): log-mel front-end, d = 16
+            tiny_args={
+                "audio_encoder": {
+                    "class_path": "talkzoo.audio.encoders.MelSpectrogramEncoder",
+                    "init_args": {"n_mels": 8, "n_fft": 256, "win_length": 256},
+                },
+                "d_model": 16,
+                "feedforward_dim": 32,
+                "dropout": 0.0,
+                "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 3.0e-3}},
+            },
         ),
     ),
 )

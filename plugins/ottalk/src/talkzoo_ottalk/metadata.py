@@ -63,6 +63,28 @@ PLUGIN = PluginInfo(
                 "Non-autoregressive audio-to-mesh model: HuBERT + TCN + transformer audio branch, ChebNet template "
                 "encoder, PCA-initialised linear motion + ChebNet refinement, sliced-Wasserstein mesh loss"
             ),
+            # the conformance suite's tiny CPU configuration (tests/test_registry.py) on its synthetic
+            # 16-vertex triangle strip. lr 1e-3: the strip moves by up to 0.17 m and the displacement heads
+            # output millimetres (motion_unit), so the default lr 1e-4 needs far more than 25 steps on it.
+            tiny_args={
+                "audio_encoder": {
+                    "class_path": "talkzoo.audio.encoders.MelSpectrogramEncoder",
+                    "init_args": {"n_mels": 12, "n_fft": 256, "win_length": 256, "hop_length": 160},
+                },
+                "K": 2,
+                "channels": [4, 4, 8],
+                "latent_dim": 8,
+                "d_model": 16,
+                "num_layers": 1,
+                "num_heads": 2,
+                "ff_dim": 32,
+                "dropout": 0.0,
+                "n_components": 6,
+                "swd_projections": 8,
+                "use_cache": False,
+                "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 1.0e-3, "weight_decay": 1.0e-2}},
+            },
+            tiny_datamodule_args={"num_vertices": 16},
         ),
     ),
 )

@@ -14,6 +14,8 @@ PLUGIN = PluginInfo(
             licence="Apache-2.0",
             recipes=(),
             description="A tiny model that proves third-party plugins work without core changes",
+            # the tiny CPU configuration talkzoo's registry-driven tests run the conformance suite with
+            tiny_args={},
         ),
     ),
 )
