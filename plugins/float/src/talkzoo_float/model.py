@@ -156,8 +156,19 @@ class Wav2Vec2AllLayers(Wav2Vec2Encoder):
         attention_mask = None if bool(mask.all()) else mask
         projected = self.model.feature_projection(conv_features)
         hidden = projected[0] if isinstance(projected, tuple) else projected
-        states = self.model.encoder(hidden, attention_mask=attention_mask, output_hidden_states=True).hidden_states
-        out = torch.cat(list(states[1:]), dim=-1)
+        captured: list[Tensor] = []  # each transformer layer's output, via forward hooks (any transformers version)
+        hooks = [
+            layer.register_forward_hook(lambda _m, _i, o: captured.append(o[0] if isinstance(o, tuple) else o))
+            for layer in self.model.encoder.layers
+        ]
+        try:
+            last = self.model.encoder(hidden, attention_mask=attention_mask)[0]
+        finally:
+            for h in hooks:
+                h.remove()
+        if len(captured) != len(self.model.encoder.layers):
+            raise ConfigError(f"Wav2Vec2AllLayers: {len(captured)} of {len(self.model.encoder.layers)} layers ran (LayerDrop must be off)")
+        out = torch.cat(captured[:-1] + [last], dim=-1)  # the last state as the model returns it (final LayerNorm)
         return out * mask[..., None].to(out.dtype) if attention_mask is not None else out
 
 
