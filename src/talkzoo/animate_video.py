@@ -171,6 +171,7 @@ def animate_video(
     increase_area: float = 0.1,
     window_frames: int | None = None,
     progress: bool = True,
+    model_options: dict | None = None,
 ) -> Path:
     """Animate a portrait from speech (``image`` + ``audio``) or reenact it (``source`` + ``driving``).
 
@@ -184,6 +185,10 @@ def animate_video(
         increase_area: crop growth around the face box (FOMM's ``--increase``; prepare's default 0.1).
         window_frames: frames per generation window (default: the model's ``stream_window_frames``).
         progress: show the progress bar.
+        model_options: the model's own ``generate_stream`` keyword options (audio → video), e.g.
+            FLOAT's ``emotion``, ``nfe``, ``cfg_audio``, ``pose_edit``; on the command line any
+            ``--name value`` the verb does not know (value parsed as YAML). An option the model's
+            ``generate_stream`` does not take is a ConfigError.
 
     Returns:
         Path of the written mp4 (H.264 + AAC).
@@ -233,6 +238,15 @@ def animate_video(
     src = torch.from_numpy(portrait.copy()).permute(2, 0, 1).float().div(255)[None]
     target.parent.mkdir(parents=True, exist_ok=True)
 
+    options = dict(model_options or {})
+    if options:
+        import inspect
+
+        accepted = set(inspect.signature(model.generate_stream).parameters) - {"audio", "source", "num_frames", "audio_mask", "window_frames"}
+        unknown = sorted(set(options) - accepted) if talking else sorted(options)
+        if unknown:
+            raise ConfigError(f"{type(model).__name__} takes no option(s) {['--' + k.replace('_', '-') for k in unknown]}; "
+                              f"its options: {['--' + k.replace('_', '-') for k in sorted(accepted)] if talking else 'none'}")
     if talking:
         wave = load_audio(audio, sample_rate=spec.sample_rate)
         total = model.num_frames_for(wave.shape[0])
@@ -240,7 +254,7 @@ def animate_video(
 
         def frames() -> Iterator[np.ndarray]:
             with torch.no_grad():
-                for chunk in model.generate_stream(wave[None], src, num_frames=total, window_frames=window_frames):
+                for chunk in model.generate_stream(wave[None], src, num_frames=total, window_frames=window_frames, **options):
                     for frame in _to_uint8(chunk[0]):
                         yield frame
                     bar.update(chunk.shape[1])
@@ -298,6 +312,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _model_options(extra: list[str], parser: argparse.ArgumentParser) -> dict:
+    """``--name value`` / ``--name=value`` pairs the verb does not know → ``{name_with_underscores: YAML value}``."""
+    import yaml
+
+    options, i = {}, 0
+    while i < len(extra):
+        key, _, value = extra[i].partition("=")
+        if not key.startswith("--") or len(key) < 3:
+            parser.error(f"unrecognized argument: {extra[i]}")
+        if not _:
+            if i + 1 >= len(extra) or extra[i + 1].startswith("--"):
+                parser.error(f"model option {key} needs a value")
+            value, i = extra[i + 1], i + 1
+        options[key[2:].replace("-", "_")] = yaml.safe_load(value)
+        i += 1
+    return options
+
+
 def main(argv: list[str]) -> int:
     """``talkzoo animate --ckpt C (--image I --audio A | --source S --driving V) --out DIR [--overwrite]``."""
     parser = argparse.ArgumentParser(prog="talkzoo animate",
@@ -307,11 +339,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, help="output folder for <audio or driving stem>.mp4")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    options = _model_options(extra, parser)
     path = animate_video(args.ckpt, args.out, image=args.image, audio=args.audio, source=args.source,
                          driving=args.driving, overwrite=args.overwrite, detector=args.detector,
                          increase_area=args.increase_area, window_frames=args.window_frames,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, model_options=options)
     print(f"video: {path}")
     return 0
 
