@@ -122,6 +122,9 @@ PLUGIN = PluginInfo(
             ),
             parameters=dict(PARAMETERS),
             reported=REPORTED,
+            # the conformance suite's tiny CPU configuration (tests/test_registry.py): 32 px, widths 4-8
+            tiny_args=dict(TINY_ARGS),
+            tiny_datamodule_args={"image_size": 32},
             description=(
                 "Frame-by-frame GAN generator (identity image, 20x13 MFCC window, previous frame) with an audio-"
                 "conditioned frame discriminator, a Jensen-Shannon MI estimator trained on real pairs and used on "
