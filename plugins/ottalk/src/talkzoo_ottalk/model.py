@@ -114,8 +114,16 @@ class OTTalk(AudioToMeshTask):
         swd_normal_weight: length in metres multiplying the unit normals in ``"R6"``; ``None`` =
             the mean edge length of the reference template (ours: a normal rotation caused by moving
             a vertex by ``d`` then weighs about as much as the displacement ``d``).
-        swd_root: use ``SW_p`` (the distance) instead of ``SW_p^p`` (default; same minimiser,
-            same unit as the squared reconstruction loss, finite gradient at 0).
+        swd_root: use ``SW_p`` (the distance, "the SWD" of Eq. 10; the paper recipes) instead of
+            ``SW_p^p`` (default, the demo: the squared unit of L_rec and a finite gradient where
+            prediction and truth coincide). Not equivalent inside the total loss: squaring keeps
+            the OT term's own minimiser but changes its weight against L_rec and L_vel.
+        vertex_distance: vertex distance of Eqs. 8-9, whose norm the paper text lost:
+            ``"squared"`` (``||v̂ - v||²``, default, every recipe; FaceFormer/VOCA's) or
+            ``"euclidean"`` (``||v̂ - v||``).
+        pca_input: input of the PCA coefficient head: ``"audio_identity"`` (``[a_t, z]``, default,
+            the demo; ours) or ``"audio"`` (``a_t`` alone: "50 linear face motion components from
+            the audio latent code", §3.3; the paper recipes).
         ot_max_frames: use a random subset of at most this many real frames per step for the OT
             loss (an unbiased estimate of the all-frame mean; ``None`` = every frame, the paper).
         swd_chunk_frames: frames per activation-checkpointed SWD chunk (memory bound; ``None``
@@ -189,6 +197,8 @@ class OTTalk(AudioToMeshTask):
         swd_support: Literal["R3", "R6"] = "R6",
         swd_normal_weight: float | None = None,
         swd_root: bool = False,
+        vertex_distance: Literal["squared", "euclidean"] = "squared",
+        pca_input: Literal["audio_identity", "audio"] = "audio_identity",
         ot_max_frames: int | None = None,
         swd_chunk_frames: int | None = 32,
         loss_scale: float = 1000.0,
@@ -227,6 +237,8 @@ class OTTalk(AudioToMeshTask):
             (loss_scale > 0, f"loss_scale must be > 0, got {loss_scale}"),
             (ot_max_frames is None or ot_max_frames >= 1, f"ot_max_frames must be >= 1 or None, got {ot_max_frames}"),
             (swd_normal_weight is None or swd_normal_weight >= 0, "swd_normal_weight must be >= 0"),
+            (vertex_distance in ("squared", "euclidean"), f"vertex_distance must be 'squared' or 'euclidean', got {vertex_distance!r}"),
+            (pca_input in ("audio_identity", "audio"), f"pca_input must be 'audio_identity' or 'audio', got {pca_input!r}"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
@@ -258,6 +270,7 @@ class OTTalk(AudioToMeshTask):
         self.swd_projections, self.swd_p, self.swd_support = int(swd_projections), float(swd_p), swd_support
         self.swd_root, self.ot_max_frames, self.swd_chunk_frames = bool(swd_root), ot_max_frames, swd_chunk_frames
         self.loss_scale = float(loss_scale)
+        self.squared_distance = vertex_distance == "squared"
         self.inference_window_seconds = None if inference_window_seconds is None else float(inference_window_seconds)
         self.inference_window_overlap_seconds = float(inference_window_overlap_seconds)
         self.faces_path = str(faces_path)
@@ -270,7 +283,7 @@ class OTTalk(AudioToMeshTask):
             num_vertices, faces, audio_encoder, K=K, channels=channels, pool_factors=pool_factors, down_mode=down_mode,
             latent_dim=latent_dim, d_model=d_model, num_conv_layers=num_conv_layers, conv_kernel=conv_kernel,
             num_layers=num_layers, num_heads=num_heads, ff_dim=ff_dim, dropout=dropout, n_components=n_components,
-            use_transformer=use_transformer, use_chebnet=use_chebnet, motion_unit=1.0 / self.loss_scale,
+            pca_input=pca_input, use_transformer=use_transformer, use_chebnet=use_chebnet, motion_unit=1.0 / self.loss_scale,
             swd_normal_weight=swd_normal_weight, cache_dir=cache_dir, use_cache=use_cache,
         )  # fmt: skip
         # checkpoints written before the network moved into self.network keep loading
@@ -490,7 +503,7 @@ class OTTalk(AudioToMeshTask):
     def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
         """Training losses of a batch (§3.4, Eqs. 8-11, in :mod:`talkzoo_ottalk.losses`), on positions × ``loss_scale``.
 
-        * ``rec``: mean over real frames and vertices of ``||v̂ - v||²``;
+        * ``rec``: mean over real frames and vertices of ``||v̂ - v||²`` (or ``||v̂ - v||``, ``vertex_distance``);
         * ``vel``: the same on consecutive-frame differences (pairs of real frames);
         * ``ot``: mean over real frames (or ``ot_max_frames`` random ones) of ``SW_p^p`` (or
           ``SW_p``) between the predicted and true meshes as measures (only with ``use_ot``);
@@ -505,8 +518,8 @@ class OTTalk(AudioToMeshTask):
         out = self(batch.audio, batch.audio_mask, batch.template, mask.sum(dim=1), total_frames=frames)
         s = self.loss_scale
         pred, gt = out.vertices * s, batch.vertices * s
-        rec = reconstruction_loss(pred, gt, mask)
-        vel = velocity_loss(pred, gt, mask)
+        rec = reconstruction_loss(pred, gt, mask, self.squared_distance)
+        vel = velocity_loss(pred, gt, mask, self.squared_distance)
         if self.sparsity_target == "coefficients" or out.refinement is None:
             sparsity = sparsity_loss(out.coefficients, mask)
         else:

@@ -178,8 +178,8 @@ class OTTalkNetwork(nn.Module):
         audio_encoder: speech front-end, ``forward(audio (B, S), audio_mask (B, S)|None, num_frames)
             -> (B, T, output_dim)`` with an integer ``output_dim``.
         K, channels, pool_factors, down_mode, latent_dim, d_model, num_conv_layers, conv_kernel,
-        num_layers, num_heads, ff_dim, dropout, n_components, use_transformer, use_chebnet,
-        cache_dir, use_cache: as :class:`~talkzoo_ottalk.model.OTTalk`.
+        num_layers, num_heads, ff_dim, dropout, n_components, pca_input, use_transformer,
+        use_chebnet, cache_dir, use_cache: as :class:`~talkzoo_ottalk.model.OTTalk`.
         motion_unit: metres per output unit of the two displacement heads (``1 / loss_scale``).
         swd_normal_weight: length in metres of the unit normals of the OT loss's ``R6`` support,
             stored with the reference template (``normal_weight``); ``None`` = its mean edge length.
@@ -206,6 +206,7 @@ class OTTalkNetwork(nn.Module):
         ff_dim: int = 512,
         dropout: float = 0.1,
         n_components: int = 50,
+        pca_input: Literal["audio_identity", "audio"] = "audio_identity",
         use_transformer: bool = True,
         use_chebnet: bool = True,
         motion_unit: float = 1e-3,
@@ -218,6 +219,7 @@ class OTTalkNetwork(nn.Module):
             raise ConfigError(f"audio_encoder {type(audio_encoder).__name__} has no integer 'output_dim'")
         self.num_vertices = int(num_vertices)
         self.n_components = int(n_components)
+        self.pca_input = pca_input
         self.channels = tuple(int(c) for c in channels)
         self.pool_factors = tuple(int(f) for f in pool_factors)
         self.down_mode = down_mode
@@ -257,7 +259,8 @@ class OTTalkNetwork(nn.Module):
         # ---- linear (PCA) motion part ----------------------------------------------------
         # Zero-initialised coefficient head (ours): training starts exactly at template + mean
         # displacement (the mean-motion baseline) instead of a random PCA combination.
-        self.coeff_head = nn.Linear(code_dim, self.n_components)
+        # input: [a_t, z] ("audio_identity", ours) or a_t alone ("audio": "from the audio latent code", §3.3)
+        self.coeff_head = nn.Linear(code_dim if pca_input == "audio_identity" else d_model, self.n_components)
         self.pca_layer = nn.Linear(self.n_components, dim)
         with torch.no_grad():
             self.coeff_head.weight.zero_()
@@ -364,7 +367,7 @@ class OTTalkNetwork(nn.Module):
             code = torch.cat([a, z[:, None].expand(-1, width, -1)], dim=-1)
         else:
             code = a
-        coeffs = self.coeff_head(code) * mask[..., None]
+        coeffs = self.coeff_head(code if self.pca_input == "audio_identity" else a) * mask[..., None]
         linear = (self.pca_layer(coeffs) * self.motion_unit).reshape(batch, width, self.num_vertices, 3)
         refinement = None
         if self.use_chebnet:
