@@ -78,8 +78,9 @@ def test_third_party_plugin_trains_through_talkzoo_fit(talkzoo_cli, tmp_path, fa
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "config.yaml").is_file()  # LightningCLI saved the resolved config
-    (ckpt,) = tmp_path.rglob("*.ckpt")
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    ckpts = sorted(p.name for p in tmp_path.rglob("*.ckpt"))
+    assert ckpts == ["epoch=0-step=2.ckpt", "last.ckpt"]  # Lightning's default checkpoint, plus the last state
+    state = torch.load(next(tmp_path.rglob("last.ckpt")), map_location="cpu", weights_only=True)
     assert state["global_step"] == 2  # two optimiser steps of the plugin's model ran
     assert state["_talkzoo_class_path"].startswith(f"talkzoo_example_{family}.model.")
 
@@ -155,3 +156,79 @@ def test_all_recipes_parse():
             run_lightning(["fit", "--config", str(recipe), "--print_config"])
         assert exc.value.code in (0, None), recipe
         assert "class_path" in out.getvalue()
+
+
+# ---------------------------------------------------------------------------- issue #11: preflight
+DEMO = (REPO / "recipes" / "dualtalker_demo.yaml").read_text()
+LOGGED = BASE.replace(
+    "  logger: false\n",
+    "  logger:\n    class_path: lightning.pytorch.loggers.TensorBoardLogger\n    init_args: {save_dir: runs, name: x}\n",
+)
+
+
+def _in_process_error(capsys, *argv: str) -> str:
+    """Run `talkzoo ...` in this process; assert exit 2 and exactly one `talkzoo: error:` line."""
+    from talkzoo.cli import main
+
+    capsys.readouterr()
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("talkzoo: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "closest"),
+    [
+        ("n_mels: 40", "n_mel: 40", "model.init_args.audio_encoder.init_args.n_mel", "'n_mels'"),
+        ("lr: 2.0e-04", "learning_rate: 2.0e-04", "model.init_args.optimizer.init_args.learning_rate", "'lr'"),
+        ("save_last: true", "save_lst: true", "trainer.callbacks[0].init_args.save_lst", "'save_last'"),
+    ],
+    ids=["encoder", "optimizer", "callback"],
+)
+def test_nested_typos_are_named_with_the_closest_key(tmp_path, capsys, monkeypatch, old, new, key, closest):
+    monkeypatch.chdir(tmp_path)
+    path = _recipe(tmp_path, DEMO.replace(old, new))
+    msg = _in_process_error(capsys, "fit", "--config", path)
+    assert f"'{key}' is not an argument" in msg and f"Did you mean {closest}" in msg, msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.yaml"]  # nothing written
+
+
+def test_nested_typo_on_the_command_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    msg = _in_process_error(capsys, "fit", "--config", str(REPO / "recipes" / "dualtalker_demo.yaml"),
+                            "--model.init_args.audio_encoder.init_args.n_mel", "40")
+    assert msg.startswith("talkzoo: error: command line: 'model.init_args.audio_encoder.init_args.n_mel'"), msg
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model.init_args.lr", "-0.1"], "Invalid learning rate: -0.1"),
+        (["--trainer.max_epochs", "-5"], "`max_epochs` must be a non-negative integer or -1. You passed in -5"),
+    ],
+    ids=["negative-lr", "negative-epochs"],
+)
+def test_value_errors_are_one_line_and_write_nothing(talkzoo_cli, tmp_path, args, expected):
+    path = _recipe(tmp_path, LOGGED)
+    assert expected in _short_error(talkzoo_cli("fit", "--config", path, *args, cwd=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.yaml"]  # no run folder, no config.yaml
+
+
+def test_empty_yaml_is_one_line(tmp_path, capsys):
+    path = _recipe(tmp_path, "# nothing but a comment\n")
+    assert "is empty" in _in_process_error(capsys, "fit", "--config", path)
+    (tmp_path / "recipe.yaml").write_text("")
+    assert "is empty" in _in_process_error(capsys, "fit", "--config", path)
+
+
+def test_default_root_dir_moves_the_recipe_logger(tmp_path):
+    from talkzoo.lightning_cli import _route_default_root_dir
+
+    config = {"trainer": {"logger": {"class_path": "x.Logger", "init_args": {"save_dir": "runs"}}}}
+    argv = ["fit", "--config", "r.yaml", "--trainer.default_root_dir", str(tmp_path)]
+    assert _route_default_root_dir(argv, config)[-2:] == ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    explicit = [*argv, "--trainer.logger.init_args.save_dir", "elsewhere"]
+    assert _route_default_root_dir(explicit, config) == explicit

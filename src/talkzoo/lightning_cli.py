@@ -381,13 +381,13 @@ def _probe_optimizer(model: Any) -> None:
     try:
         optimizer = factory([param])
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"model.init_args.optimizer: {_one_line(exc)}") from None
+        raise ConfigError(f"the model's optimizer rejects its settings: {_one_line(exc)}") from None
     scheduler = getattr(model, "lr_scheduler_factory", None)
     if callable(scheduler) and isinstance(optimizer, torch.optim.Optimizer):
         try:
             scheduler(optimizer)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"model.init_args.lr_scheduler: {_one_line(exc)}") from None
+            raise ConfigError(f"the model's lr_scheduler rejects its settings: {_one_line(exc)}") from None
 
 
 def _spec_of(datamodule: Any) -> Any:
