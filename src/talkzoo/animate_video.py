@@ -216,6 +216,8 @@ def animate_video(
     portrait_image, portrait_crop = _portrait_box(image if talking else source, face_detector, increase_area)
     if talking:
         wave_probe = load_audio(audio, sample_rate=16000)  # readable, not empty (checked again at the model's rate)
+        if float(wave_probe.abs().max()) < 1e-4:  # digital silence: nothing to animate (-80 dBFS peak)
+            raise DataError(f"{audio}: the audio is silent (peak below -80 dBFS); expected speech")
         del wave_probe
         target = _check_output(out, Path(audio).stem, overwrite)
     else:
