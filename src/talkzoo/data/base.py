@@ -19,10 +19,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from talkzoo.data.presets.base import SPLITS
 from talkzoo.data.spec import DataSpec
 
-#: The split names every datamodule knows (datasets may offer more, e.g. a held-out-identity test).
-SPLITS = ("train", "val", "test")
+__all__ = ["SPLITS", "TalkzooDataModule"]
 
 
 class TalkzooDataModule(L.LightningDataModule, abc.ABC):

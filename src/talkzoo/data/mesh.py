@@ -74,7 +74,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from talkzoo.data.base import SPLITS, TalkzooDataModule
 from talkzoo.data.batch import MeshBatch, MeshSample, collate_mesh_batch

@@ -33,6 +33,7 @@ from talkzoo.errors import ConfigError
 
 __all__ = [
     "KINDS",
+    "SPLITS",
     "DatasetPreset",
     "get_preset",
     "prepare_help",
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Preset kinds: the layout family a preset's datamodule reads.
 KINDS = ("mesh", "video")
+#: The split names every dataset knows (a dataset may offer more, e.g. a held-out-identity test).
+SPLITS = ("train", "val", "test")
 ENTRY_POINT_GROUP = "talkzoo.presets"
 
 

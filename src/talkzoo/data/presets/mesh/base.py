@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from talkzoo.data.presets.base import DatasetPreset
+from talkzoo.data.presets.base import SPLITS, DatasetPreset
 from talkzoo.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["MeshPreset", "SplitTable", "sentence_range"]
 
-SPLITS = ("train", "val", "test")
 
 #: ``{split: subjects}`` / ``{split: sentence numbers}`` (``None``: user-supplied / every one found).
 SplitTable = dict[str, Any]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from talkzoo.data.presets.base import DatasetPreset
+from talkzoo.data.presets.base import SPLITS, DatasetPreset
 from talkzoo.data.spec import FAMILY_REENACT, FAMILY_VIDEO
 from talkzoo.errors import DataError
 
@@ -44,7 +44,6 @@ __all__ = [
     "read_split_file",
 ]
 
-SPLITS = ("train", "val", "test")
 #: File suffixes listed as videos (case-insensitive).
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".flv")
 BOTH_FAMILIES = (FAMILY_VIDEO, FAMILY_REENACT)
