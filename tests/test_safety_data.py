@@ -130,3 +130,13 @@ def test_truncated_wav_warns(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_audio(full).shape == (16000,)  # a complete file: no warning
+
+
+def test_error_from_a_dataloader_worker_is_one_line(capsys):
+    """A DataError raised in a worker comes back with the worker's traceback in its message."""
+    from talkzoo.cli import _err
+
+    message = ("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+               '  File "x.py", line 1, in f\ntalkzoo.errors.DataError: /d/a.npy: vertex file holds 3 NaN')
+    assert _err(message) == 2
+    assert capsys.readouterr().err == "talkzoo: error: /d/a.npy: vertex file holds 3 NaN\n"

@@ -56,6 +56,9 @@ Multi-GPU and mixed precision: --trainer.devices N --trainer.strategy ddp --trai
 
 
 def _err(message: str) -> int:
+    if "Original Traceback" in message:  # re-raised from a DataLoader worker: keep the original line
+        last = message.strip().splitlines()[-1]
+        message = last.split("Error: ", 1)[1] if "Error: " in last else last
     print(f"talkzoo: error: {message}", file=sys.stderr)
     return 2
 
