@@ -26,16 +26,22 @@ skimage = pytest.importorskip("skimage")
 
 
 class StubLandmarker:
-    """68 points spread over the given face box (a test double with a known answer)."""
+    """68 points spread over the given face box (a test double with a known answer); follows
+    talkzoo's one landmarker interface: ``(frames (N, H, W, 3), boxes (N, 4)) -> (N, 68, 2)``."""
+
+    name = "stub68"
 
     def __init__(self) -> None:
         self.boxes: list[np.ndarray] = []
 
-    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-        assert frame.dtype == np.uint8 and frame.ndim == 3
-        self.boxes.append(np.asarray(box, dtype=np.float64))
+    def __call__(self, frames: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        assert frames.dtype == np.uint8 and frames.ndim == 4 and boxes is not None
         u = np.linspace(0.0, 1.0, 68)
-        return np.stack([box[0] + u * (box[2] - box[0]), box[1] + u * (box[3] - box[1])], 1)
+        out = []
+        for box in np.asarray(boxes, dtype=np.float64):
+            self.boxes.append(box)
+            out.append(np.stack([box[0] + u * (box[2] - box[0]), box[1] + u * (box[3] - box[1])], 1))
+        return np.stack(out).astype(np.float32)
 
 
 def _face_video(path, *, fps=30.0, seconds=1.0, size=256, audio_rate=44100, face=True, audio=True):
@@ -120,10 +126,12 @@ class RecordingLandmarker:
     def __init__(self, inner) -> None:
         self.inner, self.boxes, self.found = inner, [], []
 
-    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        self.boxes.append(np.asarray(box, dtype=np.float64))
-        points = self.inner(frame, box)
-        self.found.append(points is not None)
+    name = "recording"
+
+    def __call__(self, frames: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+        self.boxes.extend(np.asarray(boxes, dtype=np.float64))
+        points = self.inner(frames, boxes)
+        self.found.extend(np.isfinite(points).all(axis=(1, 2)).tolist())
         return points
 
 
@@ -194,9 +202,13 @@ def test_nothing_prepared_is_an_error_and_leaves_no_output(tmp_path):
 
 
 def test_dlib_landmarker_names_missing_weights(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("dlib", reason="needs the dlib extra: pip install 'talkzoo[dlib]'")
+    import talkzoo.landmarks.dlib as dlib_mod
+
     with pytest.raises(MissingWeightsError, match="shape_predictor_68_face_landmarks.dat"):
         Dlib68Landmarker(tmp_path / "nope.dat")
-    with pytest.raises(MissingWeightsError, match="--landmarker-weights"):
+    monkeypatch.setattr(dlib_mod, "_models_dir", lambda: None)  # the extra's model files absent
+    with pytest.raises(MissingWeightsError, match="talkzoo\\[dlib\\]"):
         make_landmarker("dlib", None)
     from talkzoo.cli import main as cli_main
 
@@ -228,18 +240,20 @@ def test_dlib_landmarker_names_missing_weights(tmp_path, monkeypatch, capsys):
         calls["path"] = path
         return lambda img, rect: Shape()
 
-    monkeypatch.setitem(sys.modules, "dlib", types.SimpleNamespace(shape_predictor=shape_predictor, rectangle=Rect))
-    lm = Dlib68Landmarker(weights)(np.zeros((64, 64, 3), np.uint8), np.array([1.4, 2.6, 40.2, 50.0]))
+    monkeypatch.setitem(sys.modules, "dlib", types.SimpleNamespace(
+        shape_predictor=shape_predictor, rectangle=Rect, get_frontal_face_detector=lambda: None))
+    lm = Dlib68Landmarker(weights)(np.zeros((1, 64, 64, 3), np.uint8), np.array([[1.4, 2.6, 40.2, 50.0]]))
     assert calls["path"] == str(weights) and calls["rect"] == (1, 3, 40, 50)
-    assert lm.shape == (68, 2) and lm[67].tolist() == [67.0, 134.0]
+    assert lm.shape == (1, 68, 2) and lm[0, 67].tolist() == [67.0, 134.0]
 
 
 def test_cli_prepare_with_a_plugged_landmarker(tmp_path, monkeypatch, capsys):
     (tmp_path / "stubmod.py").write_text(
         "import numpy as np\n"
         "class Stub:\n"
-        "    def __call__(self, frame, box):\n"
-        "        return np.tile(np.asarray(box[:2], dtype=np.float32), (68, 1))\n")
+        "    name = 'stub'\n"
+        "    def __call__(self, frames, boxes=None):\n"
+        "        return np.tile(np.asarray(boxes[:, None, :2], dtype=np.float32), (1, 68, 1))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     _face_video(tmp_path / "raw" / "id10270" / "yt1" / "00001.mp4", seconds=0.48, fps=25.0)
     from talkzoo.cli import main as cli_main

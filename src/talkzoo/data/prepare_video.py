@@ -16,7 +16,8 @@
 3. **Resize** the crop to ``size x size`` (Pillow, Lanczos) and **resample to 25 fps**: output
    frame ``i`` (time ``t0 + i / 25``) is the source frame on screen at that time (sample and
    hold), ``T = floor(duration * 25)`` frames.
-4. **Landmarks**: a pluggable 68-point :class:`BoxLandmarker` on every output frame (iBUG-68 order,
+4. **Landmarks**: a pluggable 68-point :class:`talkzoo.landmarks.Landmarker` (the one landmarker
+   interface of talkzoo, given each frame and its face box) on every output frame (iBUG-68 order,
    output pixels); frames where it fails are filled by linear interpolation in time.
 5. **Audio**: first track, mixed to mono, resampled to 16 kHz (FFmpeg's swresample through
    PyAV), aligned to the first video frame and cut / zero-padded to exactly ``T / 25`` s.
@@ -45,6 +46,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from talkzoo.errors import ConfigError, DataError, MissingWeightsError
+from talkzoo.landmarks.base import Landmarker
+from talkzoo.landmarks.dlib import Dlib68Landmarker  # noqa: F401 - re-exported (dlib's 68-point predictor)
+from talkzoo.landmarks.facemesh import FaceMeshLandmarker
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -69,8 +73,6 @@ LAYOUT_FORMAT = "talkzoo-video/1"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
 #: VoxCeleb1's official test identities (id10270 .. id10309; Nagrani et al., Interspeech 2017).
 VOXCELEB1_TEST_IDS = frozenset(f"id{n}" for n in range(10270, 10310))
-_DLIB_FILE = "shape_predictor_68_face_landmarks.dat"
-_DLIB_URL = "http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"
 
 
 # ---------------------------------------------------------------------------- plug-in protocols
@@ -85,18 +87,10 @@ class Detector(Protocol):
     def __call__(self, frame: np.ndarray) -> np.ndarray: ...
 
 
-@runtime_checkable
-class BoxLandmarker(Protocol):
-    """68-point facial landmarker for one frame and a face box: ``landmarker(frame, box) -> points``
-    (the batch interface of :class:`talkzoo.landmarks.Landmarker` is for whole clips).
-
-    ``frame`` is an (S, S, 3) uint8 RGB output frame, ``box`` the (4,) float face box
-    ``x0, y0, x1, y1`` in it; the result is a (68, 2) float array of iBUG-68 points in that
-    frame's pixels (x right, y down, (0, 0) the centre of the top-left pixel), or ``None`` when
-    the landmarker fails on this frame.
-    """
-
-    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None: ...
+#: The landmarker interface prepare takes: :class:`talkzoo.landmarks.Landmarker`, called with one
+#: output frame and its face box, ``landmarker(frames (1, S, S, 3), boxes (1, 4)) -> (1, 68, 2)``
+#: (NaN rows when it fails). The old per-frame name is kept as an alias.
+BoxLandmarker = Landmarker
 
 
 def _downscale(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -189,44 +183,6 @@ class SkimageLBPDetector:
         return boxes / f
 
 
-class Dlib68Landmarker:
-    """dlib's 68-point shape predictor (Kazemi & Sullivan, CVPR 2014), trained on iBUG 300-W.
-
-    Needs ``pip install dlib`` and the weights file ``shape_predictor_68_face_landmarks.dat``
-    (~100 MB, from http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2, unpacked;
-    the 300-W training images restrict it to non-commercial use).
-
-    Args:
-        weights: local path of ``shape_predictor_68_face_landmarks.dat``.
-
-    Raises:
-        MissingWeightsError: ``weights`` is not given or not a file (the message names the file
-            and where to get it).
-        ConfigError: dlib is not installed.
-    """
-
-    def __init__(self, weights: str | os.PathLike | None) -> None:
-        if weights is None or not Path(weights).expanduser().is_file():
-            where = f" ({weights} does not exist)" if weights is not None else ""
-            raise MissingWeightsError(
-                f"the dlib 68-point landmarker needs the weights file {_DLIB_FILE}{where}: download "
-                f"{_DLIB_URL}, unpack it (bunzip2) and pass its path with --landmarker-weights")
-        try:
-            import dlib
-        except ImportError as exc:
-            raise ConfigError("the dlib landmarker needs `pip install dlib`") from exc
-        self._dlib = dlib
-        self._predictor = dlib.shape_predictor(str(Path(weights).expanduser()))
-
-    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        """(S, S, 3) uint8 RGB frame and (4,) box -> (68, 2) float32 points (pixels)."""
-        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
-        shape = self._predictor(np.ascontiguousarray(frame), self._dlib.rectangle(x0, y0, x1, y1))
-        if shape.num_parts != 68:
-            return None
-        return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
-
-
 def make_detector(name: str = "auto") -> Detector:
     """The face detector called ``name``: ``"opencv"``, ``"skimage"`` or ``"auto"`` (OpenCV's
     Haar cascade when a 4.x OpenCV is installed, else scikit-image's LBP cascade).
@@ -250,64 +206,23 @@ def make_detector(name: str = "auto") -> Detector:
     raise ConfigError(f"unknown face detector {name!r}; expected 'auto', 'opencv' or 'skimage'")
 
 
-class FaceMesh68Landmarker:
-    """The shipped MediaPipe FaceMesh (:class:`talkzoo.landmarks.FaceMeshLandmarker`, weights in the
-    package, no download) as a :class:`BoxLandmarker`: iBUG-68 points through the project's table
-    :data:`talkzoo.landmarks.IBUG68_FROM_FACEMESH`; ``None`` when FaceMesh finds no face in the box.
-
-    Each call runs FaceMesh on one frame from the region of interest of ``box`` (MediaPipe's
-    protocol, see :class:`talkzoo.landmarks.FaceMeshLandmarker`: 1.5 x the box's longer side,
-    then up to 3 refinement passes from the landmarks' own region of interest).
-
-    Args:
-        weights: optional path of another ``face_landmark.tflite`` (default: the shipped one).
-
-    Raises:
-        ConfigError: ``ai-edge-litert`` is not installed.
-        MissingWeightsError: ``weights`` does not exist.
-        DataError: ``weights`` is not a MediaPipe ``face_landmark.tflite`` model.
-    """
-
-    def __init__(self, weights: str | os.PathLike | None = None) -> None:
-        from talkzoo.landmarks import FaceMeshLandmarker
-
-        self._landmarker = FaceMeshLandmarker(weights) if weights is not None else FaceMeshLandmarker()
-
-    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        """``(68, 2)`` float32 iBUG-68 pixels (pixel-centre convention) for the face in the ``(4,)``
-        box ``x0, y0, x1, y1`` (pixels) of the ``(S, S, 3)`` uint8 RGB frame, or ``None`` when
-        FaceMesh's face-presence probability is below 0.5.
-
-        Raises:
-            DataError: ``frame`` is not ``(H, W, 3)`` uint8 or ``box`` is empty.
-        """
-        points = self._landmarker(frame[None], np.asarray(box, dtype=np.float64)[None])[0]
-        return None if not np.isfinite(points).all() else points.astype(np.float32)
+#: The shipped MediaPipe FaceMesh landmarker (``facemesh68``; :class:`talkzoo.landmarks.FaceMeshLandmarker`).
+FaceMesh68Landmarker = FaceMeshLandmarker
 
 
-def make_landmarker(name: str, weights: str | os.PathLike | None = None) -> BoxLandmarker:
-    """The 68-point landmarker called ``name``: ``"facemesh"`` (default; shipped weights, see
-    :class:`FaceMesh68Landmarker`), ``"dlib"`` (needs ``weights``, see :class:`Dlib68Landmarker`)
-    or ``"module:Class"``, any importable class whose instance (built with ``weights`` as its
-    only argument, when given) follows :class:`BoxLandmarker`.
+def make_landmarker(name: str, weights: str | os.PathLike | None = None) -> Landmarker:
+    """The 68-point landmarker called ``name`` (``talkzoo data prepare --landmarker``):
+    :func:`talkzoo.landmarks.make_landmarker` (``"facemesh"``, the default, shipped weights;
+    ``"dlib"``, the ``dlib`` extra or a local ``shape_predictor_68_face_landmarks.dat`` given as
+    ``weights`` (``--landmarker-weights``); ``"module:Class"``, any class following
+    :class:`talkzoo.landmarks.Landmarker`).
 
     Raises:
         ConfigError: unknown name / not importable; MissingWeightsError: weights missing.
     """
-    if name == "facemesh":
-        return FaceMesh68Landmarker(weights)
-    if name == "dlib":
-        return Dlib68Landmarker(weights)
-    if ":" in name:
-        import importlib
+    from talkzoo.landmarks import make_landmarker as _make
 
-        mod, _, cls = name.partition(":")
-        try:
-            factory = getattr(importlib.import_module(mod), cls)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"landmarker {name!r}: cannot import {cls} from {mod} ({exc})") from exc
-        return factory(weights) if weights is not None else factory()
-    raise ConfigError(f"unknown landmarker {name!r}; expected 'facemesh', 'dlib' or 'module:Class'")
+    return _make(name, weights)
 
 
 # ---------------------------------------------------------------------------- geometry
@@ -514,7 +429,7 @@ def _interpolate_missing(points: np.ndarray) -> np.ndarray:
     return flat.reshape(points.shape)
 
 
-def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, landmarker: BoxLandmarker, *,
+def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, landmarker: Landmarker, *,
                  size: int, increase_area: float, detect_every: int, min_face_fraction: float,
                  audio_path: Path | None = None) -> int:
     """Prepare one video; returns its frame count. Raises _Skip (nothing written) when it cannot.
@@ -572,12 +487,11 @@ def _prepare_one(path: Path, dst_video: Path, dst_lm: Path, detector: Detector, 
                 break
             crop = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.LANCZOS,
                                                           box=(x0, y0, x0 + side, y0 + side)))
-            p = landmarker(crop, box_at(i))
-            if p is not None:
-                p = np.asarray(p, dtype=np.float64)
-                if p.shape != (68, 2):
-                    raise DataError(f"landmarker returned shape {p.shape} for {path} frame {i}; expected (68, 2)")
-                points[i] = p
+            p = np.asarray(landmarker(crop[None], box_at(i)[None]), dtype=np.float64)
+            if p.shape != (1, 68, 2):
+                raise DataError(f"landmarker returned shape {p.shape} for {path} frame {i}; expected (1, 68, 2)")
+            if np.isfinite(p).all():
+                points[i] = p[0]
             yield crop
 
     wave, a_start = audio
@@ -611,7 +525,7 @@ def prepare_videos(
     src: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    landmarker: BoxLandmarker,
+    landmarker: Landmarker,
     detector: Detector | str = "auto",
     size: int = 256,
     increase_area: float = 0.1,
@@ -644,7 +558,7 @@ def prepare_videos(
         src: folder searched recursively for videos (:data:`VIDEO_SUFFIXES`).
         out: dataset root; created, or resumed when it holds a ``talkzoo-video/1`` meta.json of
             the same size (clips already listed are kept unless ``overwrite``).
-        landmarker: a :class:`BoxLandmarker` (e.g. ``make_landmarker("dlib", weights)``).
+        landmarker: a :class:`talkzoo.landmarks.Landmarker` (e.g. ``make_landmarker("dlib")``).
         detector: a :class:`Detector` or a name for :func:`make_detector`.
         size: output side in pixels (even, >= 64). increase_area: FOMM's crop margin.
         detect_every: run the detector on every n-th output frame (25 fps).
