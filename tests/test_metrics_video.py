@@ -545,3 +545,88 @@ def test_cpbd_blur_scores_lower_and_constant_is_handled():
     metric = CPBD()
     metric.update(video, torch.tensor([[True, True, False]]))
     assert float(metric.compute()) == pytest.approx((s + b) / 2, abs=1e-3)
+
+
+def test_pyiqa_metric_reads_what_its_mode_needs_and_loads_local_weights(tmp_path, monkeypatch):
+    """PyIQA wraps any pyiqa metric; a stand-in pyiqa module checks the plumbing (full- vs
+    no-reference reads, local weights passed as pretrained_model_path, offline download refused)."""
+    import sys
+    import types
+
+    from talkzoo.errors import MissingWeightsError
+    from talkzoo.metrics.video import PyIQA, VideoMetricInputs, update_video_metrics
+
+    calls = {}
+
+    class MeanAbs(torch.nn.Module):
+        metric_mode, lower_better = "FR", True
+
+        def forward(self, a, b):
+            return (a - b).abs().mean((1, 2, 3))
+
+    class Brightness(torch.nn.Module):
+        metric_mode, lower_better = "NR", False
+
+        def forward(self, a):
+            return a.mean((1, 2, 3))
+
+    def create_metric(name, as_loss=False, device=None, **options):
+        calls[name] = options
+        if name == "needs_download":
+            raise ConnectionError("offline")
+        return MeanAbs() if name == "meanabs" else Brightness()
+
+    monkeypatch.setitem(sys.modules, "pyiqa", types.SimpleNamespace(create_metric=create_metric))
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"x")
+    fr, nr = PyIQA("meanabs", weights), PyIQA("bright")
+    assert calls["meanabs"] == {"pretrained_model_path": str(weights)} and calls["bright"] == {}
+    assert fr.reads == ("generated", "real", "mask") and nr.reads == ("generated", "mask")
+    assert fr.log_name == "MEANABS@pyiqa" and not fr.higher_is_better and nr.higher_is_better
+    gen, real = torch.full((1, 3, 3, 8, 8), 0.5), torch.full((1, 3, 3, 8, 8), 0.25)
+    mask = torch.tensor([[True, True, False]])
+    update_video_metrics({"a": fr, "b": nr}, VideoMetricInputs(gen, mask, real=real))
+    assert float(fr.compute()) == pytest.approx(0.25) and int(fr.count) == 2
+    assert float(nr.compute()) == pytest.approx(0.5)
+    with pytest.raises(MissingWeightsError, match="weights=PATH"):
+        PyIQA("needs_download")
+    with pytest.raises(MissingWeightsError, match="not found"):
+        PyIQA("meanabs", tmp_path / "absent.pth")
+
+
+def test_every_2d_metric_declares_what_it_reads():
+    """The family tasks update metrics by their ``reads`` alone: each one must declare it, from READS."""
+    from talkzoo.metrics import frechet, syncnet, video
+
+    classes = [video.FramePSNR, video.FrameSSIM, video.LPIPS, video.CSIM, video.AverageEuclideanDistance,
+               video.AverageKeypointDistance, video.LandmarkDistance, video.CPBD,
+               frechet.FrechetInceptionDistance, frechet.FrechetVideoDistance, syncnet.SyncNetLSE]
+    for cls in classes:
+        assert cls.reads and set(cls.reads) <= set(video.READS), cls
+    # a third-party metric plugs in with no core change; one without reads is refused by name
+    from torchmetrics import Metric
+
+    class MeanGenerated(Metric):
+        reads = ("generated", "mask")
+
+        def __init__(self):
+            super().__init__()
+            self.add_state("total", torch.tensor(0.0), dist_reduce_fx="sum")
+
+        def update(self, generated, mask):
+            self.total += generated[mask].sum()
+
+        def compute(self):
+            return self.total
+
+    class NoReads(MeanGenerated):
+        reads = ()
+
+    m = MeanGenerated()
+    video.update_video_metrics({"mine": m}, video.VideoMetricInputs(torch.ones(1, 2, 3, 4, 4), torch.tensor([[True, False]])))
+    assert float(m.compute()) == 48.0
+    with pytest.raises(ConfigError, match="declares no 'reads'"):
+        video.update_video_metrics({"bad": NoReads()}, video.VideoMetricInputs(torch.ones(1, 1, 3, 4, 4), torch.ones(1, 1, dtype=torch.bool)))
+    with pytest.raises(DataError, match="'audio'"):
+        lse_like = type("NeedsAudio", (MeanGenerated,), {"reads": ("generated", "audio")})()
+        video.update_video_metrics({"x": lse_like}, video.VideoMetricInputs(torch.ones(1, 1, 3, 4, 4), torch.ones(1, 1, dtype=torch.bool)))

@@ -11,7 +11,9 @@ unpickler, :func:`safe_load_pickle`. Each metric's ``log_name`` says which set i
 2D families (talking video, reenactment), imported on first use so ``import talkzoo.metrics`` stays
 light: :class:`FramePSNR`, :class:`FrameSSIM`, :class:`LPIPS`, :class:`CSIM`,
 :class:`LandmarkDistance` (LMD), :class:`AverageKeypointDistance` (AKD),
-:class:`AverageEuclideanDistance` (AED), :class:`CPBD` (:mod:`talkzoo.metrics.video`);
+:class:`AverageEuclideanDistance` (AED), :class:`CPBD`, :class:`PyIQA` (any pyiqa metric, local
+weights), the builder :func:`video_metrics` and the one update loop :func:`update_video_metrics`
+over :class:`VideoMetricInputs` (every 2D metric declares what it ``reads``) (:mod:`talkzoo.metrics.video`);
 :class:`FrechetInceptionDistance` (FID), :class:`FrechetVideoDistance` (FVD) and
 :func:`frechet_distance` (:mod:`talkzoo.metrics.frechet`); :class:`SyncNetLSE` (LSE-D / LSE-C),
 :class:`SyncNet`, :func:`sync_scores` (:mod:`talkzoo.metrics.syncnet`).
@@ -41,7 +43,11 @@ _LAZY = {
         "FramePSNR",
         "FrameSSIM",
         "LandmarkDistance",
+        "PyIQA",
+        "VideoMetricInputs",
         "cpbd_score",
+        "update_video_metrics",
+        "video_metrics",
     ),
     "frechet": ("FrechetFeatureDistance", "FrechetInceptionDistance", "FrechetVideoDistance", "frechet_distance"),
     "syncnet": ("SyncNet", "SyncNetLSE", "SyncScores", "load_syncnet", "sync_scores", "syncnet_embeddings", "syncnet_mfcc"),

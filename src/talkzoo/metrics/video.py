@@ -55,6 +55,7 @@ __all__ = [
     "FramePSNR",
     "FrameSSIM",
     "LandmarkDistance",
+    "PyIQA",
     "READS",
     "VideoMetricInputs",
     "cpbd_score",
@@ -787,6 +788,77 @@ class CPBD(_MeanMetric):
         w = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64, device=frames.device).view(1, 3, 1, 1)
         gray = ((frames.detach().double().clamp(0, 1) * w).sum(1) * 255).round().cpu().numpy()
         self._add(torch.tensor([cpbd_score(g) for g in gray], dtype=torch.float64))
+
+
+class PyIQA(_MeanMetric):
+    """Any image-quality metric of pyiqa (Chen et al., "TOPIQ"/IQA-PyTorch; ``pip install 'talkzoo[iqa]'``),
+    averaged over real frames, with its weights read from a local file (never downloaded here).
+
+    Full-reference metrics (pyiqa ``metric_mode == "FR"``, e.g. ``lpips``, ``dists``, ``ms_ssim``,
+    ``fsim``) read the generated and the real frames; no-reference ones (``niqe``, ``brisque``,
+    ``musiq``, ``clipiqa``) read the generated frames only (``reads`` is set per instance from the
+    metric's mode). Logged as ``<NAME>@pyiqa`` (``NIQE@pyiqa``). A plugin adds one to its
+    collection with ``collection.add_metrics({m.log_name: m})``; the family tasks then feed it.
+
+    Args:
+        name: a pyiqa metric name (``pyiqa.list_models()``).
+        weights: local weights file, passed to pyiqa as ``pretrained_model_path``; None for
+            metrics without weights (``psnr``, ``ssim``, ``ms_ssim``, ``fsim``, ``vsi``, ``gmsd``, ...)
+            or already in pyiqa's cache.
+        batch_size: frames per call.
+
+    Raises:
+        ConfigError: pyiqa is not installed (the message names the extra).
+        MissingWeightsError: ``weights`` is given and absent, or pyiqa tried to download weights
+            (offline): the message says to pass ``weights``.
+    """
+
+    def __init__(self, name: str, weights: str | os.PathLike | None = None, *, batch_size: int = 16, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            import pyiqa
+        except ImportError as exc:
+            raise ConfigError(f"PyIQA({name!r}) needs pyiqa: pip install 'talkzoo[iqa]'") from exc
+        options: dict[str, Any] = {}
+        if weights is not None:
+            path = Path(weights).expanduser()
+            if not path.is_file():
+                raise MissingWeightsError(f"PyIQA({name!r}): weights file {str(path)!r} not found")
+            options["pretrained_model_path"] = str(path)
+        try:
+            net = pyiqa.create_metric(name, as_loss=False, device=torch.device("cpu"), **options)
+        except (OSError, ConnectionError) as exc:  # a download attempt offline
+            raise MissingWeightsError(f"PyIQA({name!r}): pyiqa could not load its weights ({type(exc).__name__}); "
+                                      "download them on a machine with network access and pass weights=PATH") from exc
+        net.eval()
+        self.metric_name = str(name)
+        self.full_reference = str(getattr(net, "metric_mode", "NR")).upper() == "FR"
+        self._higher = not bool(getattr(net, "lower_better", False))
+        self.reads = ("generated", "real", "mask") if self.full_reference else ("generated", "mask")
+        self.log_name = f"{self.metric_name.upper()}@pyiqa"
+        self.batch_size = int(batch_size)
+        self._net = ExternalNet(net)
+
+    @property
+    def higher_is_better(self) -> bool:  # type: ignore[override]
+        """From pyiqa's ``lower_better`` of the metric."""
+        return self._higher
+
+    def update(self, preds: Tensor, *args: Tensor | None) -> None:
+        """``update(generated, real, mask)`` (full-reference) or ``update(generated, mask)``; videos
+        ``(B, T, 3, H, W)`` in [0, 1] or images ``(N, 3, H, W)``."""
+        if self.full_reference:
+            target, mask = (args + (None, None))[:2]
+            p, t = _pair_frames(preds, target, mask)
+        else:
+            p, _ = _frames_of(preds, args[0] if args else None, "preds")
+            t = None
+        for i in range(0, p.shape[0], self.batch_size):
+            net = self._net.to(p.device)
+            with torch.no_grad():
+                a = p[i : i + self.batch_size].float()
+                score = net(a, t[i : i + self.batch_size].float()) if t is not None else net(a)
+            self._add(torch.as_tensor(score).reshape(-1))
 
 
 # ---------------------------------------------------------------------------------------------
