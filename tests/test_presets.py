@@ -106,11 +106,15 @@ class _CentreBox:
 
 
 class _SpreadLandmarks:
-    """68 points spread over the face box (a landmarker test double)."""
+    """68 points spread over each face box (a test double of talkzoo's landmarker interface,
+    ``(frames (N, H, W, 3), boxes (N, 4)) -> (N, 68, 2)``)."""
 
-    def __call__(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+    name = "spread68"
+
+    def __call__(self, frames: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
         u = np.linspace(0.0, 1.0, 68)
-        return np.stack([box[0] + u * (box[2] - box[0]), box[1] + u * (box[3] - box[1])], 1).astype(np.float32)
+        return np.stack([np.stack([b[0] + u * (b[2] - b[0]), b[1] + u * (b[3] - b[1])], 1)
+                         for b in np.asarray(boxes, dtype=np.float64)]).astype(np.float32)
 
 
 def _prepare_args(name: str) -> argparse.Namespace:

@@ -74,12 +74,22 @@ class MeshPreset(DatasetPreset):
     fixture_token: ClassVar[str] = "sentence{:02d}"
 
     # ------------------------------------------------------------------ datamodule hooks
+    #: why ``train_subjects``/``val_subjects``/``test_subjects`` must be given (``None``: built in).
+    subjects_required: ClassVar[str | None] = None
+
     def check_args(self, dm: MeshSequenceDataModule) -> None:
         """Refuse constructor arguments this preset cannot serve (at construction).
 
         Raises:
-            ConfigError: a ``test_set`` the preset does not define.
+            ConfigError: a ``test_set`` the preset does not define, or a missing subject list where
+                :attr:`subjects_required` says why it is needed.
         """
+        missing = [f"{s}_subjects" for s in SPLITS if dm.overrides_subjects[s] is None]
+        if self.subjects_required and missing:
+            raise ConfigError(
+                f"preset '{self.name}' needs {', '.join(missing)}: {self.subjects_required}; pass the subject names "
+                "(file-name prefixes in root/vertices_npy) for train, val and test"
+            )
         if dm.test_set not in self.test_sets:
             raise ConfigError(
                 f"test_set='{dm.test_set}' does not apply to preset '{self.name}' (it has {list(self.test_sets)}; "

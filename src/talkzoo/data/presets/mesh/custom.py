@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talkzoo.data.presets.base import register_preset
-from talkzoo.data.presets.mesh.base import SPLITS, MeshPreset, read_dataset_json
+from talkzoo.data.presets.mesh.base import MeshPreset, read_dataset_json
 from talkzoo.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,20 +31,15 @@ class CustomMesh(MeshPreset):
         "vertices_npy/<subject>_<seq>.npy of shape (frames, 3V), templates.pkl)"
     )
     units = "as stored"
+    subjects_required = "the custom preset has no built-in split"
     fixture_subjects = ("alice", "bob", "carol")
     fixture_sentences = (1, 2)
     fixture_source_fps = 30.0
     fixture_token = "take{:02d}"
 
     def check_args(self, dm: MeshSequenceDataModule) -> None:
-        """Refuse missing subject lists or a missing frame rate."""
+        """Refuse missing subject lists (:attr:`subjects_required`) or a missing frame rate."""
         super().check_args(dm)
-        missing = [f"{s}_subjects" for s in SPLITS if dm.overrides_subjects[s] is None]
-        if missing:
-            raise ConfigError(
-                f"preset 'custom' needs {', '.join(missing)}: the custom preset has no built-in split; pass the "
-                "subject names (file-name prefixes in root/vertices_npy) for train, val and test"
-            )
         if dm.fps_arg is None and dm.source_fps_arg is None:
             raise ConfigError("preset 'custom' needs fps (and source_fps if the files are stored at another rate)")
 

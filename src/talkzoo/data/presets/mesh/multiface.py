@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from talkzoo.data.presets.base import register_preset
-from talkzoo.data.presets.mesh.base import SPLITS, MeshPreset, SplitTable, sentence_range
-from talkzoo.errors import ConfigError, DataError
+from talkzoo.data.presets.mesh.base import MeshPreset, SplitTable, sentence_range
+from talkzoo.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from talkzoo.data.mesh import MeshSequenceDataModule
@@ -65,22 +65,15 @@ class Multiface(MeshPreset):
     region_sources = "OT-Talk drew its Multiface lip and face masks by hand in MeshLab (not released): supply your own"
     #: smallest bounding-box diagonal (stored units) accepted for a template: a head is ~250 mm
     min_template_diagonal = 20.0
+    subjects_required = (
+        "Multiface subject ids are not published in a reproducible form (FaceDiffuser and the 'Wild West' "
+        "benchmark number subjects by directory order; the benchmark trains on 2 3 6 7 9 10 11 12 13 and tests on "
+        "those plus 1 4 5 8)"
+    )
     fixture_subjects = tuple(str(i) for i in range(1, 14))
     fixture_sentences = (1, 41, 46)
     fixture_source_fps = 30.0
     fixture_token = "{:02d}"
-
-    def check_args(self, dm: MeshSequenceDataModule) -> None:
-        """Refuse a missing subject list (the ids are not published reproducibly)."""
-        super().check_args(dm)
-        missing = [f"{s}_subjects" for s in SPLITS if dm.overrides_subjects[s] is None]
-        if missing:
-            raise ConfigError(
-                f"preset 'multiface' needs {', '.join(missing)}: Multiface subject ids are not published in a "
-                "reproducible form (FaceDiffuser and the 'Wild West' benchmark number subjects by directory "
-                "order; the benchmark trains on 2 3 6 7 9 10 11 12 13 and tests on those plus 1 4 5 8); pass the "
-                "subject names (file-name prefixes in root/vertices_npy) for train, val and test"
-            )
 
     def check_units(self, templates: dict[str, Any], path: Path, explicit_scale: bool) -> None:
         """Refuse templates that are not in millimetres (FaceDiffuser's [-1, 1] or metres).
