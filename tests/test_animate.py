@@ -149,6 +149,9 @@ def test_failing_template_with_overwrite_keeps_the_old_pair(trained, tmp_path, c
     line = _one_line(capsys)
     assert "nan.npy" in line and "NaN" in line
     _unchanged(tmp_path, pair)
+    assert main([*args, "--template", str(nan_template), "--overwrite", "--no-render"]) == 2
+    assert "nan.npy" in _one_line(capsys)
+    _unchanged(tmp_path, pair)
 
 
 def test_render_failure_mid_write_keeps_the_old_pair(trained, tmp_path, capsys, monkeypatch):
