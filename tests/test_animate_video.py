@@ -107,3 +107,38 @@ def test_bad_input_is_one_line_and_writes_nothing(ckpts, tmp_path, capsys, case)
                 "wrong_family": "video-to-video model"}[case]
     assert expected in err[0]
     assert not list(out.glob("*")) if out.exists() else True
+
+
+def test_driving_video_with_faceless_frames_keeps_the_crop(ckpts, tmp_path):
+    """Documented behaviour: the driving crop is fixed from the frames where a face was found;
+    frames without a face keep that crop (one output frame per driving frame, nothing dropped)."""
+    from PIL import Image
+
+    from talkzoo.render.video import write_video
+
+    portrait = np.asarray(Image.open(HOPPER).convert("RGB"))
+    blank = np.full_like(portrait, 40)
+    frames = [portrait] * 6 + [blank] * 9  # faces on sampled frames 0 and 5, none on 10
+    write_video(tmp_path / "partly.mp4", frames, 25)
+    assert main(["animate", "--ckpt", str(ckpts[1]), "--source", str(HOPPER), "--driving", str(tmp_path / "partly.mp4"),
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert read_video_info(tmp_path / "out" / "partly.mp4")["num_frames"] == 15
+    # a driving video with no face at all is one line, nothing written
+    write_video(tmp_path / "noface.mp4", [blank] * 6, 25)
+    assert main(["animate", "--ckpt", str(ckpts[1]), "--source", str(HOPPER), "--driving", str(tmp_path / "noface.mp4"),
+                 "--out", str(tmp_path / "out2"), "--no-progress"]) == 2
+    assert not (tmp_path / "out2" / "noface.mp4").exists()
+
+
+def test_portrait_smaller_than_the_model_is_upscaled_with_a_warning(ckpts, tmp_path, capsys):
+    from PIL import Image
+
+    small = Image.open(HOPPER).convert("RGB").resize((128, 150), Image.Resampling.LANCZOS)
+    small.save(tmp_path / "small.png")
+    model = TinyAudioToVideo(spec=VideoDataSpec(image_size=128, fps=25.0, sample_rate=16000))
+    ckpt = _checkpoint(model, tmp_path / "big.ckpt")
+    _speech(tmp_path / "s.wav", seconds=0.4)
+    assert main(["animate", "--ckpt", str(ckpt), "--image", str(tmp_path / "small.png"), "--audio", str(tmp_path / "s.wav"),
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert "smaller than the model's 128 px; it is upscaled" in capsys.readouterr().err
+    assert read_video_info(tmp_path / "out" / "s.mp4")["width"] == 128

@@ -222,7 +222,10 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
         the source (the tiny test model, frame-local decoders). A model that carries state across
         time (previous motion latents, autoregressive decoding, ODE sampling with a reference
         motion, as FLOAT and AMIE) overrides this method and carries the state from window to
-        window itself; it must keep the same signature and yield contract.
+        window itself; it must keep the same signature and yield contract. It may add
+        keyword-only options of its own (FLOAT: ``emotion``, ``nfe``, ...): ``talkzoo animate``
+        passes any ``--name value`` it does not know to them, and refuses names the method does
+        not take.
 
         Args:
             audio: ``(B, S)`` float32 waveform at ``spec.sample_rate`` Hz.
