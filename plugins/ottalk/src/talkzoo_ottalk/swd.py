@@ -160,8 +160,9 @@ def sliced_wasserstein(
             fresh directions from :func:`random_projections` (new ones on every call).
         num_projections: ``L`` when ``projections`` is not given.
         p: order ``p >= 1``.
-        root: return ``SW_p`` (``True``, POT's value) or ``SW_p^p`` (``False``; smooth at 0, used
-            by the training loss).
+        root: return ``SW_p`` (``True``, POT's value; the paper recipes' loss; its gradient is set
+            to 0 where ``SW_p = 0``, where the root's derivative is infinite) or ``SW_p^p``
+            (``False``; smooth at 0, the model's default loss).
         generator: generator for the fresh projections.
         chunk_size: process the batch in chunks of this many measures, each under activation
             checkpointing when gradients are needed (bounds the memory of the sorts; the result
@@ -207,8 +208,9 @@ def sliced_wasserstein(
             else:
                 parts.append(_sw_power(*args, p))
         out = torch.cat(parts)
-    if root:
-        out = out.clamp_min(0).pow(1.0 / p)
+    if root:  # zero (not NaN) gradient where the two measures coincide (SW_p = 0)
+        positive = out > 0
+        out = torch.where(positive, out.clamp_min(torch.finfo(out.dtype).tiny).pow(1.0 / p), torch.zeros_like(out))
     return out[0] if unbatched else out
 
 
