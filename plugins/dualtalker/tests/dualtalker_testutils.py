@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -92,3 +93,12 @@ def select(batch: MeshBatch, b: int) -> MeshBatch:
         names=[batch.names[b]],
         subjects=[batch.subjects[b]],
     )
+
+
+@pytest.fixture
+def one_thread():
+    """Run single-threaded: hundreds of tiny per-frame ops are dominated by thread hand-offs otherwise."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from dualtalker_testutils import VERTS, make_batch, select, tiny_model, tiny_spec
+from dualtalker_testutils import VERTS, make_batch, one_thread, select, tiny_model, tiny_spec  # noqa: F401 (fixture)
 from talkzoo.nn.positional import sinusoidal_encoding
 from talkzoo_dualtalker.layers import SpeakerAwareGate, alibi_slopes, temporal_bias
 from talkzoo_dualtalker.losses import consistency_loss, masked_mse, masked_smooth_l1, rbf_bandwidth
@@ -72,15 +72,6 @@ def test_positional_encoding_and_bias_have_no_length_limit():
     assert bias[1, 40, 35].item() == 0.0 and math.isinf(bias[2, 3, 4].item())
     diag = temporal_bias(torch.arange(4), torch.arange(4), slopes, 30, "diagonal")
     assert torch.isfinite(diag[0]).equal(torch.eye(4, dtype=torch.bool))
-
-
-@pytest.fixture
-def one_thread():
-    """Run single-threaded: hundreds of tiny per-frame ops are dominated by thread hand-offs otherwise."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_generate_beyond_600_frames(one_thread):

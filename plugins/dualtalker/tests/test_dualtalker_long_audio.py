@@ -11,7 +11,7 @@ import torch
 from talkzoo.audio.encoders import MelSpectrogramEncoder
 from talkzoo.errors import ConfigError
 
-from dualtalker_testutils import RATE, VERTS, make_batch, tiny_model
+from dualtalker_testutils import RATE, VERTS, make_batch, one_thread, tiny_model  # noqa: F401 (fixture)
 from talkzoo_dualtalker.layers import FusionLayer, KVWindow, window_key_positions
 
 VARIANTS = [
@@ -21,14 +21,6 @@ VARIANTS = [
     {"primal_query": "motion", "cross_attention_mask": "diagonal", "num_layers": 2},
     {"primal_query": "motion", "cross_attention_mask": "biased", "norm_first": True, "style_in_tokens": True},
 ]
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _inputs(model, frames: int, seed: int = 0):
