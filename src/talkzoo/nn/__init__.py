@@ -6,7 +6,9 @@
   blending (:func:`plan_windows`, :func:`plan_audio_windows`);
 * :mod:`talkzoo.nn.positional`: sinusoidal (and periodic) positional encodings;
 * :mod:`talkzoo.nn.masked`: reductions over the real frames of padded batches (:func:`masked_mean`);
-* :mod:`talkzoo.nn.optim`: the default optimizers (:func:`adam`, :func:`adamw`).
+* :mod:`talkzoo.nn.optim`: the default optimizers (:func:`adam`, :func:`adamw`);
+* :mod:`talkzoo.nn.state`: loading checkpoints written before a plugin's layers moved into
+  ``model.network`` (:func:`~talkzoo.nn.state.accept_unprefixed_keys`).
 
 Modules with heavy dependencies (e.g. :mod:`talkzoo.nn.perceptual`) are not imported here.
 """
