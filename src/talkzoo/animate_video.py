@@ -153,9 +153,9 @@ def _progress(total: int | None, progress: bool):
 
 def _to_uint8(chunk) -> np.ndarray:
     """``(t, 3, H, W)`` float [0, 1] tensor → ``(t, H, W, 3)`` uint8 numpy."""
-    from einops import rearrange
+    from talkzoo.metrics.video import to_uint8_images
 
-    return rearrange(chunk.clamp(0, 1).mul(255).round().to(dtype=__import__("torch").uint8), "t c h w -> t h w c").cpu().numpy()
+    return to_uint8_images(chunk)
 
 
 def animate_video(

@@ -74,6 +74,14 @@ from talkzoo.landmarks.ibug68 import MOUTH  # noqa: E402 - iBUG-68 outer + inner
 _DISTANCES = ("l2", "mean_abs", "sum_sq")
 
 
+def to_uint8_images(frames: Tensor) -> np.ndarray:
+    """``(N, 3, H, W)`` float [0, 1] RGB tensor → ``(N, H, W, 3)`` uint8 numpy (the landmarker /
+    identity-embedder input, :mod:`talkzoo.landmarks.base`); values clamped and rounded."""
+    from einops import rearrange
+
+    return rearrange(frames.detach().clamp(0, 1).mul(255).round().to(torch.uint8), "n c h w -> n h w c").cpu().numpy()
+
+
 def _frames_of(x: Tensor, mask: Tensor | None, name: str) -> tuple[Tensor, Tensor | None]:
     """Video + mask -> real frames ``(N, 3, H, W)``; images pass through. Returns the frames and the (B, T) mask used."""
     if x.ndim == 4 and mask is None:
@@ -329,7 +337,7 @@ class _EmbeddingMetric(_MeanMetric):
     def embed(self, frames: Tensor) -> Tensor:
         """``(N, 3, H, W)`` [0, 1] RGB -> ``(N, D)`` float32 embeddings (NaN rows: no face found)."""
         if self._identity is not None:
-            images = frames.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            images = to_uint8_images(frames)
             if images.shape[0] == 0:
                 return frames.new_zeros(0, int(getattr(self._identity, "dim", 1)))
             return torch.from_numpy(np.asarray(self._identity(images), dtype=np.float32)).to(frames.device)
@@ -905,7 +913,7 @@ class VideoMetricInputs:
             out = torch.full((*mask.shape, 68, 2), float("nan"), device=frames.device)
             real = frames[mask]
             if real.shape[0]:
-                images = real.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+                images = to_uint8_images(real)
                 out[mask] = torch.from_numpy(np.asarray(landmarker(images), dtype=np.float32)).to(frames.device)
             self._landmarks[key] = out
         return self._landmarks[key]

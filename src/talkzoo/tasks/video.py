@@ -37,6 +37,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from einops import rearrange
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from torchmetrics import MetricCollection
@@ -119,7 +120,7 @@ class _FrameMetricsMixin:
         out = []
         for b, name in enumerate(names):
             frames = prediction[b][mask[b]].clamp(0, 1).mul(255).round().to(torch.uint8)
-            out.append(VideoPrediction(name=name, frames=frames.permute(0, 2, 3, 1).cpu().numpy(), fps=fps))
+            out.append(VideoPrediction(name=name, frames=rearrange(frames, "t c h w -> t h w c").cpu().numpy(), fps=fps))
         return out
 
 
