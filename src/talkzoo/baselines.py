@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from talkzoo.data.batch import MeshBatch, ReenactmentBatch, VideoBatch
 from talkzoo.data.spec import MeshDataSpec, ReenactmentDataSpec, VideoDataSpec
+from talkzoo.nn.masked import masked_mean
 from talkzoo.tasks.mesh import AudioToMeshTask
 from talkzoo.tasks.video import AudioToVideoTask, ReenactmentTask
 
@@ -48,8 +49,7 @@ class StaticTemplate(AudioToMeshTask):
     def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
         """Masked MSE (m²) of the prediction; not trainable (the term carries no gradient)."""
         pred = self.generate(batch.audio, batch.template, num_frames=batch.vertices.shape[1])
-        mask = batch.frame_mask[:, :, None, None].to(pred.dtype)
-        mse = ((pred - batch.vertices) ** 2 * mask).sum() / (mask.sum() * pred.shape[2] * 3)
+        mse = masked_mean((pred - batch.vertices) ** 2, batch.frame_mask)
         return {"loss": mse + 0.0 * self._dummy}
 
 

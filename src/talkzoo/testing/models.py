@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from talkzoo.data.batch import ReenactmentBatch, VideoBatch
 from talkzoo.data.spec import ReenactmentDataSpec, VideoDataSpec
+from talkzoo.nn.masked import masked_mean
 from talkzoo.tasks.video import AudioToVideoTask, ReenactmentTask
 
 __all__ = ["TinyAudioToVideo", "TinyReenactment"]
@@ -22,8 +23,7 @@ __all__ = ["TinyAudioToVideo", "TinyReenactment"]
 
 def _masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     """Mean absolute error over real frames: ``(B, T, 3, H, W)`` tensors, ``(B, T)`` bool mask."""
-    weight = mask[:, :, None, None, None].to(pred.dtype)
-    return ((pred - target).abs() * weight).sum() / (weight.sum() * pred[0, 0].numel()).clamp(min=1)
+    return masked_mean((pred - target).abs(), mask)
 
 
 class _Residual(nn.Module):
