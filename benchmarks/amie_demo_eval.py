@@ -11,7 +11,8 @@ real pairs, and the mouth-opening / loudness correlation on speech that is not i
    estimator and, as a control, for a freshly initialised one of the same size.
 2. **Unseen speech**: a sentence the corpus never uses, spoken by an eSpeak NG voice and at a rate
    no demo speaker has, resampled to 44.1 kHz stereo, is animated with ``talkzoo animate --image``
-   on frame 0 of a test clip. On the mp4, the inner-lip opening (mean of the 61-67, 62-66, 63-65
+   on frame 0 of a test clip (edge-padded by 32 px, ``--increase-area 0.7``, so that animate's face
+   crop frames the face as loosely as the corpus does). On the mp4, the inner-lip opening (mean of the 61-67, 62-66, 63-65
    distances of the dlib 68 landmarks, or FaceMesh without the dlib extra, pixels) is correlated
    (Pearson) with the per-frame loudness (RMS in dB of the 40 ms of mono 16 kHz audio under each
    frame), over frames where a face is found.
@@ -28,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 SENTENCE = "Seven brave sailors quickly fixed the broken mast before the storm reached the harbour."
+PORTRAIT_PAD = 32  # pixels of edge padding around the 256 px test frame given to animate
+INCREASE_AREA = 0.7  # animate's crop growth around the detected face box: the corpus frames the face this loosely
 VOICE, WPM, PITCH = "en+m3", 135, 35  # not a demo voice (en+m1, en+f2, en-us+m3, en-us+f4), slower than any
 
 
@@ -84,14 +87,17 @@ def unseen_speech(ckpt: str, data: str, work: Path) -> dict:
     stereo = np.stack([wave44, 0.8 * wave44], axis=1)
     wav = work / "unseen_speech.wav"
     sf.write(wav, stereo, 44100, subtype="PCM_16")
-    test_clip = (Path(data) / "splits" / "test.txt").read_text().split()[0]
+    from talkzoo.data.video import read_split_file
+
+    test_clip = read_split_file(Path(data) / "splits" / "test.txt")[0]
     frame0 = read_frames(Path(data) / "videos" / f"{test_clip}.mp4", [0])[0].numpy()
     portrait = work / "portrait.png"
     from PIL import Image
 
-    Image.fromarray(frame0).save(portrait)
+    pad = PORTRAIT_PAD  # room around the face so the detector's crop can match the corpus framing
+    Image.fromarray(np.pad(frame0, ((pad, pad), (pad, pad), (0, 0)), mode="edge")).save(portrait)
     cmd = [sys.executable, "-m", "talkzoo.cli", "animate", "--ckpt", ckpt, "--image", str(portrait), "--audio", str(wav),
-           "--out", str(work), "--overwrite"]
+           "--out", str(work), "--overwrite", "--increase-area", str(INCREASE_AREA)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"animate failed: {done.stderr.strip()[-2000:]}")

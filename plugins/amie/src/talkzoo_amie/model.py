@@ -124,18 +124,23 @@ class AMIE(AudioToVideoTask):
         optimizer: ``params -> Optimizer`` given three parameter groups (generator, discriminator,
             estimator); default :func:`amie_adam`.
         lr_scheduler: optional ``optimizer -> LRScheduler``, stepped once per epoch.
-        metric_weights, landmark_metrics: see :class:`~talkzoo.tasks.video.AudioToVideoTask`.
+        metric_weights, landmark_metrics, landmarker, identity: see
+            :class:`~talkzoo.tasks.video.AudioToVideoTask`.
 
     Raises:
         ConfigError: an unknown variant, a resolution that is not ``4 * 2^k`` or exceeds the data's
             size, bad ranges.
-        MissingWeightsError: ``perceptual_weights`` names a file that does not exist.
+        MissingWeightsError: at the start of ``fit`` (:meth:`setup`), when ``perceptual_weights``
+            names a file that does not exist (inference never builds φ).
+
+    Multi-GPU: each training step back-propagates three losses with different frozen parts; under
+    DDP use ``--trainer.strategy ddp_find_unused_parameters_true``.
     """
 
     def __init__(
         self,
         spec: VideoDataSpec | dict | None = None,
-        variant: str = "amie+da",
+        variant: Literal["baseline", "mine", "da", "mine+da", "mine+js", "mine+js+da", "mine+asy+da", "amie", "amie+da"] = "amie+da",
         resolution: int | None = None,
         base_channels: int = 64,
         max_channels: int = 512,
@@ -168,9 +173,11 @@ class AMIE(AudioToVideoTask):
         lr_scheduler: LRSchedulerCallable | None = None,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,
+        landmarker: str = "auto",
+        identity: str | None = "auto",
     ) -> None:
-        super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler,
-                         metric_weights=metric_weights, landmark_metrics=landmark_metrics)
+        super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler, metric_weights=metric_weights,
+                         landmark_metrics=landmark_metrics, landmarker=landmarker, identity=identity)
         self.automatic_optimization = False
         if variant not in VARIANTS:
             raise ConfigError(f"AMIE variant {variant!r} is unknown; expected one of {list(VARIANTS)} (Table 3 rows)")
@@ -381,6 +388,8 @@ class AMIE(AudioToVideoTask):
             DataError: a source of another size or layout, or audio that is not ``(B, S)``.
         """
         total = int(num_frames) if num_frames is not None else self.num_frames_for(audio.shape[-1])
+        if total < 1:
+            raise DataError(f"AMIE: num_frames must be >= 1, got {total}")
         return torch.cat(list(self.generate_stream(audio, source, total, audio_mask, window_frames=max(1, total))), dim=1)
 
     def generate_stream(
@@ -401,6 +410,8 @@ class AMIE(AudioToVideoTask):
         if audio.shape[1] == 0 or (audio_mask is not None and not bool(audio_mask.any(dim=1).all())):
             raise DataError("AMIE: a clip has no audio samples")
         total = int(num_frames) if num_frames is not None else self.num_frames_for(audio.shape[1])
+        if total < 1:
+            raise DataError(f"AMIE: num_frames must be >= 1, got {total}")
         window = int(window_frames if window_frames is not None else self.stream_window_frames)
         if window < 1:
             raise ConfigError(f"AMIE.generate_stream: window_frames must be >= 1, got {window}")
