@@ -365,21 +365,8 @@ class OTTalk(AudioToMeshTask):
     def forward(
         self, audio: Tensor, audio_mask: Tensor | None, template: Tensor, num_frames: int | Tensor, total_frames: int | None = None
     ) -> OTTalkOutput:
-        """One non-autoregressive pass of :meth:`OTTalkNetwork.forward <talkzoo_ottalk.network.OTTalkNetwork.forward>`.
-
-        Args:
-            audio: ``(B, S)`` float32 16 kHz waveforms (zero-padded).
-            audio_mask: ``(B, S)`` bool (True = real sample) or ``None``.
-            template: ``(B, V, 3)`` neutral templates, metres.
-            num_frames: frames per sequence, an ``int`` or a ``(B,)`` int tensor.
-            total_frames: width ``T`` of the output (default ``max(num_frames)``).
-
-        Returns:
-            :class:`~talkzoo_ottalk.network.OTTalkOutput`.
-
-        Raises:
-            DataError: a template whose vertex count is not ``spec.num_vertices``.
-        """
+        """One non-autoregressive pass: :meth:`OTTalkNetwork.forward <talkzoo_ottalk.network.OTTalkNetwork.forward>`
+        (same arguments, shapes and errors), returning an :class:`~talkzoo_ottalk.network.OTTalkOutput`."""
         return self.network(audio, audio_mask, template, num_frames, total_frames)
 
     # ------------------------------------------------------------------ family API
