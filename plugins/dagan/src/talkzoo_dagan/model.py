@@ -485,10 +485,15 @@ class DaGAN(ReenactmentTask):
     # ------------------------------------------------------------------ forward pieces
     @torch.no_grad()
     def depth(self, frames: Tensor) -> Tensor | None:
-        """``(N, 3, S, S)`` → frozen F_d disparity ``(N, 1, S, S)`` in (0, 1), or None without F_d."""
+        """``(N, 3, S, S)`` → frozen F_d disparity ``(N, 1, S, S)`` in (0, 1), or None without F_d.
+
+        F_d runs at the next multiple of 32 pixels (S itself for the paper's 256 and the demo's 64).
+        """
         if self.depth_net is None:
             return None
-        return self.depth_net.depth_map(frames)
+        size = frames.shape[-1]
+        run = max(32, -(-size // 32) * 32)  # the ResNet/U-Net needs a multiple of 32
+        return resize(self.depth_net.depth_map(resize(frames, run)), size)
 
     def keypoints(self, frames: Tensor, depth: Tensor | None) -> dict[str, Tensor]:
         """Eq. 6: ``{"value": (N, K, 2)[, "jacobian": (N, K, 2, 2)]}`` from RGB(-D) frames."""
