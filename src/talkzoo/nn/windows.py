@@ -25,6 +25,18 @@ first at 0, the last ending at ``n``), so consecutive windows share at least ``2
   both sides, except near the ends. Features of different windows are not averaged (a mean of two
   windows' features is not a feature either window produced).
 
+Layouts (``layout=``): ``"spread"`` (above, the default: every window ``W`` frames long) or
+``"once"``: the audio is covered once plus the context margins. With the same count ``K`` the
+windows advance by ``s = ceil((n - 2 O) / K)`` (``<= W - 2 O``) from ``a_k = k s`` and are
+``s + 2 O`` frames long, the last one cut at ``n``; window ``k`` owns frames
+``[a_k + O, a_{k+1} + O)`` (the first from 0, the last to ``n``), i.e. the seams sit at the
+middle of each overlap and every frame is encoded in exactly one owning window, with
+``O`` frames of context on both sides (except at the ends). Frames encoded in total:
+``n + 2 O (K - 1)`` (at most ``K`` more through rounding) instead of ``K W``: no window re-encodes
+what its neighbours already own beyond the ``2 O`` context frames. Both blends apply unchanged
+(seam ``k`` at ``a_{k+1} + O``). One window ``(0, n)`` when ``n <= W`` in both layouts (bit for
+bit the whole-sequence result).
+
 :func:`plan_audio_windows` maps a plan onto the samples of a waveform.
 """
 
@@ -38,11 +50,14 @@ from torch import Tensor
 
 from talkzoo.errors import ConfigError
 
-__all__ = ["BLENDS", "Window", "check_window_options", "plan_audio_windows", "plan_windows", "window_samples"]
+__all__ = ["BLENDS", "LAYOUTS", "Window", "check_window_options", "plan_audio_windows", "plan_windows", "window_samples"]
 
 Blend = Literal["crossfade", "nearest"]
 #: the blend modes of :func:`plan_windows`.
 BLENDS: tuple[str, ...] = ("crossfade", "nearest")
+Layout = Literal["spread", "once"]
+#: the window layouts of :func:`plan_windows`.
+LAYOUTS: tuple[str, ...] = ("spread", "once")
 
 
 @dataclass(frozen=True)
@@ -72,45 +87,62 @@ class Window:
         return self.start + int(nonzero[0]), self.start + int(nonzero[-1]) + 1
 
 
-def plan_windows(num_frames: int, window: int, overlap: int, blend: Blend = "crossfade") -> list[Window]:
+def plan_windows(
+    num_frames: int, window: int, overlap: int, blend: Blend = "crossfade", layout: Layout = "spread"
+) -> list[Window]:
     """Overlapping windows covering ``num_frames`` frames, with their blend weights (see the module).
 
     Args:
         num_frames: ``n >= 1``, frames of the sequence.
-        window: ``W >= 1``, frames per window.
+        window: ``W >= 1``, frames per window (the longest window).
         overlap: ``O >= 0``, frames of one-sided context (and the cross-fade width).
         blend: ``"crossfade"`` or ``"nearest"``.
+        layout: ``"spread"`` (windows of ``W`` frames evenly spread, the default) or ``"once"``
+            (the frames covered once plus ``2 O`` context frames per seam; see the module).
 
     Returns:
         windows in order; one window ``(0, n)`` of weight 1 when ``n <= W``. The weights of every
         frame sum to 1 over the windows.
 
     Raises:
-        ValueError: ``num_frames < 1``, ``window < 1``, ``overlap < 0`` or an unknown blend.
+        ValueError: ``num_frames < 1``, ``window < 1``, ``overlap < 0``, an unknown blend or layout.
     """
     n, w, o = int(num_frames), int(window), int(overlap)
     if n < 1 or w < 1 or o < 0:
         raise ValueError(f"plan_windows needs num_frames >= 1, window >= 1, overlap >= 0; got {n}, {w}, {o}")
     if blend not in BLENDS:
         raise ValueError(f"unknown window blend {blend!r}; expected one of {BLENDS}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown window layout {layout!r}; expected one of {LAYOUTS}")
     w = min(w, n)
     if w == n:
         return [Window(0, n, torch.ones(n, dtype=torch.float64))]
     o = min(o, (w - 1) // 2)
     stride = w - 2 * o
     count = -(-(n - w) // stride) + 1
-    starts = [round(k * (n - w) / (count - 1)) for k in range(count)]
     t = torch.arange(n, dtype=torch.float64) + 0.5
+    if layout == "once":
+        step = -(-(n - 2 * o) // count)  # <= stride, since count * stride + 2 o >= n
+        starts = [k * step for k in range(count)]
+        stops = [min(n, a + step + 2 * o) for a in starts]
+        seams = [a + o for a in starts[1:]]  # window k owns [a_k + o, a_{k+1} + o)
+    else:
+        starts = [round(k * (n - w) / (count - 1)) for k in range(count)]
+        stops = [a + w for a in starts]
+        seams = [(starts[k + 1] + starts[k] + w) / 2.0 for k in range(count - 1)]
     if blend == "nearest":
-        centres = torch.tensor([s + w / 2.0 for s in starts], dtype=torch.float64)
-        owner = torch.argmin((t[:, None] - centres[None]).abs(), dim=1)
-        return [Window(a, a + w, (owner[a : a + w] == j).double()) for j, a in enumerate(starts)]
+        if layout == "once":
+            owner = (t[:, None] > torch.tensor(seams, dtype=torch.float64)[None]).sum(dim=1)
+        else:
+            centres = torch.tensor([s + w / 2.0 for s in starts], dtype=torch.float64)
+            owner = torch.argmin((t[:, None] - centres[None]).abs(), dim=1)
+        return [Window(a, e, (owner[a:e] == j).double()) for j, (a, e) in enumerate(zip(starts, stops))]
     soft_index = torch.zeros(n, dtype=torch.float64)
-    for k in range(count - 1):
-        centre = (starts[k + 1] + starts[k] + w) / 2.0
+    for centre in seams:
         soft_index += ((t - centre) / o + 0.5).clamp(0.0, 1.0) if o > 0 else (t >= centre).double()
     return [
-        Window(a, a + w, (1.0 - (soft_index[a : a + w] - j).abs()).clamp_min(0.0)) for j, a in enumerate(starts)
+        Window(a, e, (1.0 - (soft_index[a:e] - j).abs()).clamp_min(0.0))
+        for j, (a, e) in enumerate(zip(starts, stops))
     ]
 
 
@@ -120,7 +152,13 @@ def window_samples(seconds: float | None, sample_rate: float) -> int | None:
 
 
 def plan_audio_windows(
-    num_samples: int, num_frames: int, sample_rate: float, window_seconds: float, overlap_seconds: float, blend: Blend
+    num_samples: int,
+    num_frames: int,
+    sample_rate: float,
+    window_seconds: float,
+    overlap_seconds: float,
+    blend: Blend,
+    layout: Layout = "spread",
 ) -> list[Window]:
     """:func:`plan_windows` for one waveform of ``S`` real samples animated over ``n`` frames.
 
@@ -136,6 +174,7 @@ def plan_audio_windows(
         window_seconds: window length in seconds.
         overlap_seconds: one-sided overlap in seconds.
         blend: ``"crossfade"`` or ``"nearest"``.
+        layout: ``"spread"`` or ``"once"`` (:func:`plan_windows`).
 
     Returns:
         the windows with ``sample_start`` / ``sample_stop`` set.
@@ -150,7 +189,7 @@ def plan_audio_windows(
     window = max(1, int(window_samples(window_seconds, sample_rate) / per_frame))
     overlap = int(overlap_seconds * sample_rate / per_frame)
     out = []
-    for win in plan_windows(frames, window, overlap, blend):
+    for win in plan_windows(frames, window, overlap, blend, layout):
         if not bool((win.weight > 0).any()):
             continue
         s0 = min(length - 1, int(round(win.start * per_frame)))

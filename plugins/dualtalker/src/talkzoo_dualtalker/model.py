@@ -37,7 +37,8 @@ from talkzoo.modules import build_module
 from talkzoo.nn.optim import adam
 from talkzoo.nn.sequence import samples_per_sequence, sequence_frame_counts
 from talkzoo.nn.state import accept_unprefixed_keys
-from talkzoo.nn.windows import check_window_options, plan_audio_windows, window_samples
+from talkzoo.nn.fast_inference import InferenceEncoderCache, check_encoder_precision
+from talkzoo.nn.windows import LAYOUTS, check_window_options, plan_audio_windows, window_samples
 from talkzoo.tasks.mesh import AudioToMeshTask
 
 from talkzoo_dualtalker.losses import consistency_loss, masked_mse, masked_smooth_l1
@@ -135,7 +136,19 @@ class DualTalker(AudioToMeshTask):
             this length (see :meth:`encode_audio_chunked`), so wav2vec 2.0's self-attention memory
             (quadratic in length) stays bounded. ``None`` = always encode the whole waveform.
         encoder_chunk_overlap_seconds: context, in seconds, each window keeps on either side of the
-            frames it contributes (``2 * overlap < encoder_chunk_seconds``).
+            frames it contributes (``2 * overlap < encoder_chunk_seconds``). The 2 s default is about
+            the receptive context of wav2vec 2.0's first transformer input, its positional
+            convolution (kernel 128 tokens: +-64 tokens, 2.1 s at 30 fps tokens, 1.3 s at 50 Hz);
+            self-attention beyond it is global, so no overlap makes windows exact (ours).
+        encoder_chunk_layout: ``"once"`` (default: the audio is encoded once plus ``2 * overlap``
+            per seam, windows of at most ``encoder_chunk_seconds``) or ``"spread"`` (every window
+            ``encoder_chunk_seconds`` long, evenly spread; the layout before issue #17, which
+            re-encodes up to a whole window at the end). See :func:`talkzoo.nn.windows.plan_windows`.
+            Audio no longer than one window is encoded whole in both (bit for bit unchanged).
+        encoder_precision: speech-encoder arithmetic in :meth:`generate` only: ``"fp32"`` (default,
+            exact), ``"int8"`` (dynamic int8 quantisation of its linear layers, CPU) or ``"bf16"``
+            (autocast). Ours, not the paper's; speed and vertex deviation measured in
+            ``benchmarks/paper_size_inference.py`` (:mod:`talkzoo.nn.fast_inference`).
 
     Raises:
         ConfigError: missing spec, bad option values, or an encoder without ``output_dim``.
@@ -183,6 +196,8 @@ class DualTalker(AudioToMeshTask):
         max_context: int | None = 600,
         encoder_chunk_seconds: float | None = 30.0,
         encoder_chunk_overlap_seconds: float = 2.0,
+        encoder_chunk_layout: str = "once",
+        encoder_precision: str = "fp32",
     ) -> None:
         # From a checkpoint the encoder arrives as its recorded {"class_path", "init_args"} config.
         audio_encoder = build_module(audio_encoder)
@@ -202,6 +217,9 @@ class DualTalker(AudioToMeshTask):
         check_window_options(
             encoder_chunk_seconds, encoder_chunk_overlap_seconds, "encoder_chunk_seconds", "encoder_chunk_overlap_seconds"
         )
+        if encoder_chunk_layout not in LAYOUTS:
+            raise ConfigError(f"encoder_chunk_layout must be one of {LAYOUTS}, got {encoder_chunk_layout!r}")
+        check_encoder_precision(encoder_precision)
         if audio_encoder is None:
             from talkzoo.audio.encoders import Wav2Vec2Encoder
 
@@ -222,6 +240,9 @@ class DualTalker(AudioToMeshTask):
         self.detach_dual_target = detach_dual_target
         self.encoder_chunk_seconds = None if encoder_chunk_seconds is None else float(encoder_chunk_seconds)
         self.encoder_chunk_overlap_seconds = float(encoder_chunk_overlap_seconds)
+        self.encoder_chunk_layout = encoder_chunk_layout
+        self.encoder_precision = encoder_precision
+        self._fast_encoders = InferenceEncoderCache()  # not a module: never in the state dict
 
         period = max(1, int(round(spec_.fps)))
         self.network = DualTalkerNetwork(
@@ -237,7 +258,12 @@ class DualTalker(AudioToMeshTask):
 
     # ================================================================== long audio
     def encode_audio_chunked(
-        self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor, total: int
+        self,
+        audio: Tensor,
+        audio_mask: Tensor | None,
+        num_frames: int | Tensor,
+        total: int,
+        encoder: nn.Module | None = None,
     ) -> Tensor:
         """Audio features ``A`` like :meth:`encode_audio`, with long audio encoded window by window.
 
@@ -263,6 +289,8 @@ class DualTalker(AudioToMeshTask):
             audio_mask: ``(B, S)`` bool, ``True`` on real samples, or ``None``.
             num_frames: frames per sequence (int or ``(B,)`` int64).
             total: padded frame count ``T`` of the output.
+            encoder: module to run instead of the network's ``audio_encoder`` (same weights, e.g.
+                :func:`talkzoo.nn.fast_inference.fast_encoder`); ``None`` = the network's.
 
         Returns:
             ``(B, T, C)`` features (dtype of the encoder output); frames past a sequence's
@@ -275,7 +303,7 @@ class DualTalker(AudioToMeshTask):
         chunk_samples = window_samples(self.encoder_chunk_seconds, float(self.mesh_spec.sample_rate))
         samples = samples_per_sequence(audio, audio_mask)
         if chunk_samples is None or int(samples.max()) <= chunk_samples:
-            return self.network.encode_audio(audio, audio_mask, num_frames, total)
+            return self.network.encode_audio(audio, audio_mask, num_frames, total, encoder)
         counts = (
             num_frames.reshape(-1).expand(bsz).tolist() if isinstance(num_frames, Tensor) else [int(num_frames)] * bsz
         )
@@ -284,26 +312,26 @@ class DualTalker(AudioToMeshTask):
             length, frames = int(samples[b]), int(counts[b])
             wave = audio[b : b + 1, :length]
             if length <= chunk_samples:
-                feats = self.network.encode_audio(wave, None, frames, frames)  # (1, frames, C)
+                feats = self.network.encode_audio(wave, None, frames, frames, encoder)  # (1, frames, C)
             else:
-                feats = self._encode_windows(wave, frames)
+                feats = self._encode_windows(wave, frames, encoder)
             if out is None:
                 out = feats.new_zeros(bsz, total, feats.shape[2])
             keep = min(frames, total)
             out[b, :keep] = feats[0, :keep]
         return out
 
-    def _encode_windows(self, wave: Tensor, frames: int) -> Tensor:
+    def _encode_windows(self, wave: Tensor, frames: int, encoder: nn.Module | None = None) -> Tensor:
         """Encode one ``(1, S)`` waveform in overlapping windows → ``(1, frames, C)`` (see :meth:`encode_audio_chunked`)."""
         pieces = []
         plan = plan_audio_windows(
             wave.shape[1], frames, float(self.mesh_spec.sample_rate), self.encoder_chunk_seconds,
-            self.encoder_chunk_overlap_seconds, blend="nearest",
+            self.encoder_chunk_overlap_seconds, blend="nearest", layout=self.encoder_chunk_layout,
         )  # fmt: skip
         for win in plan:
             first, stop = win.support
             n = win.stop - win.start
-            feats = self.network.encode_audio(wave[:, win.sample_start : win.sample_stop], None, n, n)
+            feats = self.network.encode_audio(wave[:, win.sample_start : win.sample_stop], None, n, n, encoder)
             pieces.append(feats[:, first - win.start : stop - win.start])
         return torch.cat(pieces, dim=1)
 
@@ -384,7 +412,9 @@ class DualTalker(AudioToMeshTask):
         speaker: Tensor | None = None,
         num_frames: int | None = None,
         audio_mask: Tensor | None = None,
-    ) -> Tensor:
+        sink=None,
+        sink_frames: int = 300,
+    ) -> Tensor | None:
         """Animate templates from speech with the primal branch only (appendix: inference).
 
         Autoregressive with cached keys/values (:meth:`DualTalkerNetwork.primal_autoregressive
@@ -403,12 +433,20 @@ class DualTalker(AudioToMeshTask):
             audio_mask: ``(B, S)`` bool, ``True`` on real samples; sequences shorter than ``T`` get
                 their own frame counts in the encoder and are padded (frames past their end are
                 still generated and should be ignored).
+            sink: optional ``sink(start, vertices)`` called with blocks of ``sink_frames`` frames
+                (``vertices (B, n, V, 3)`` float32 metres, frames ``start .. start+n-1``, valid only
+                during the call) as they are generated; needs ``torch.no_grad()`` and
+                ``max_context``. Nothing is returned then, and memory holds one block, not the
+                sequence (``talkzoo animate`` writes the blocks to the .npy).
+            sink_frames: frames per block handed to ``sink``.
 
         Returns:
-            ``(B, T, V, 3)`` float32 vertex positions in metres at ``spec.fps``.
+            ``(B, T, V, 3)`` float32 vertex positions in metres at ``spec.fps`` (held once: the
+            template is added in place under ``torch.no_grad()``); ``None`` with a ``sink``.
 
         Raises:
             DataError: for a template whose vertex count differs from ``spec.num_vertices``.
+            ConfigError: a ``sink`` with gradients enabled or ``max_context=None``.
         """
         bsz = audio.shape[0]
         if template.shape[1] * 3 != self.vertex_dim:
@@ -420,8 +458,18 @@ class DualTalker(AudioToMeshTask):
         spec = self.mesh_spec
         frames, total = sequence_frame_counts(samples_per_sequence(audio, audio_mask), spec.sample_rate, spec.fps, num_frames)
         style = self.network.style(self.resolve_speaker(speaker))
-        x = self.network.audio_encoder_proj(self.encode_audio_chunked(audio, audio_mask, frames, total))
+        encoder = self._fast_encoders.get(self.network.audio_encoder, self.encoder_precision)
+        x = self.network.audio_encoder_proj(self.encode_audio_chunked(audio, audio_mask, frames, total, encoder))
+        if sink is not None:
+
+            def to_vertices(start: int, block: Tensor) -> None:
+                sink(start, template[:, None] + block.view(bsz, block.shape[1], -1, 3).to(template.dtype))
+
+            self.network.primal_autoregressive(x, style, total, to_vertices, sink_frames)
+            return None
         pred, _ = self.network.primal_autoregressive(x, style, total)
+        if not torch.is_grad_enabled() and pred.dtype == template.dtype:  # in place: the sequence is held once
+            return pred.view(bsz, total, -1, 3).add_(template[:, None])
         return template[:, None] + pred.view(bsz, total, -1, 3).to(template.dtype)
 
     def extra_repr(self) -> str:  # noqa: D102

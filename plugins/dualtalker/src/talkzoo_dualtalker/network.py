@@ -34,6 +34,28 @@ START_TOKENS = ("style", "zero", "learned")
 __all__ = ["QUERY_SIDES", "START_TOKENS", "DualTalkerNetwork"]
 
 
+class _StepTables:
+    """Per-frame tables of the ring-buffer decoding loop (:meth:`DualTalkerNetwork._step_tables`).
+
+    ``pe``: ``(period, d)`` periodic positional encoding; ``grow_*``: ``(H, W, W)`` biases of
+    frames ``t < W`` (row ``t``, keys ``0..t``); ``ring_*``: ``(W, H, 1, W)`` biases of frames
+    ``t >= W`` (entry ``t mod W``, keys in ring-storage order).
+    """
+
+    def __init__(self, pe: Tensor, grow_self: Tensor, grow_cross: Tensor, ring_self: Tensor, ring_cross: Tensor, window: int):
+        self.pe, self.window = pe, window
+        self.grow_self, self.grow_cross = grow_self, grow_cross
+        self.ring_self, self.ring_cross = ring_self, ring_cross
+
+    def at(self, t: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``(pe (1, d), self_bias (H, 1, n), cross_bias (H, 1, n))`` of frame ``t``, ``n = min(t+1, W)``."""
+        pe = self.pe[t % self.pe.shape[0]][None]
+        if t < self.window:
+            return pe, self.grow_self[:, t : t + 1, : t + 1], self.grow_cross[:, t : t + 1, : t + 1]
+        r = t % self.window
+        return pe, self.ring_self[r], self.ring_cross[r]
+
+
 class DualTalkerNetwork(nn.Module):
     """DualTalker's layers (primal and dual branches), without losses or Lightning.
 
@@ -60,6 +82,9 @@ class DualTalkerNetwork(nn.Module):
     Raises:
         ConfigError: bad option values, or an encoder without an integer ``output_dim``.
     """
+
+    #: largest size of the per-frame bias tables of the inference loop (``max_context`` up to ~1000 frames).
+    STEP_TABLE_MAX_BYTES = 64 * 1024 * 1024
 
     def __init__(
         self,
@@ -126,6 +151,8 @@ class DualTalkerNetwork(nn.Module):
             nn.init.zeros_(self.motion_decoder.bias)
         self.audio_decoder = nn.Linear(d_model, self.audio_dim)
         self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
+        #: use precomputed per-frame tables in the ring-buffer loop (same output; ``False`` = per-frame ops).
+        self.step_tables = True
 
     @staticmethod
     def check_options(primal_query: str, cross_attention_mask: str, start_token: str, max_context: int | None) -> None:
@@ -144,7 +171,14 @@ class DualTalkerNetwork(nn.Module):
         if max_context is not None and int(max_context) < 1:
             raise ConfigError(f"max_context must be >= 1 frame or None, got {max_context}")
 
-    def encode_audio(self, audio: Tensor, audio_mask: Tensor | None, num_frames: int | Tensor, total: int) -> Tensor:
+    def encode_audio(
+        self,
+        audio: Tensor,
+        audio_mask: Tensor | None,
+        num_frames: int | Tensor,
+        total: int,
+        encoder: nn.Module | None = None,
+    ) -> Tensor:
         """Audio front-end features ``A`` at the mesh frame rate.
 
         Args:
@@ -152,11 +186,13 @@ class DualTalkerNetwork(nn.Module):
             audio_mask: ``(B, S)`` bool or ``None``.
             num_frames: frames per sequence (int or ``(B,)`` int64).
             total: padded frame count ``T`` of the output.
+            encoder: module run instead of ``audio_encoder`` (e.g. its int8 / bf16 inference
+                version, :mod:`talkzoo.nn.fast_inference`); ``None`` = ``audio_encoder``.
 
         Returns:
             ``(B, T, C)`` features, zero-padded or cropped to ``total`` frames.
         """
-        feats = self.audio_encoder(audio, audio_mask, num_frames)
+        feats = (self.audio_encoder if encoder is None else encoder)(audio, audio_mask, num_frames)
         if feats.shape[1] < total:
             feats = nn.functional.pad(feats, (0, 0, 0, total - feats.shape[1]))
         return feats[:, :total]
@@ -231,7 +267,9 @@ class DualTalkerNetwork(nn.Module):
         hidden = self.fuse(tokens, x, style, "primal")
         return self.motion_decoder(hidden), hidden
 
-    def primal_autoregressive(self, x: Tensor, style: Tensor, num_frames: int) -> tuple[Tensor, Tensor]:
+    def primal_autoregressive(
+        self, x: Tensor, style: Tensor, num_frames: int, sink=None, sink_frames: int = 300
+    ) -> tuple[Tensor | None, Tensor]:
         """Primal branch, autoregressive with cached keys/values (Eq. 1).
 
         Each new frame runs through the fusion stack once; its self-attention (and, with
@@ -250,10 +288,18 @@ class DualTalkerNetwork(nn.Module):
             style: ``(B, d)``.
             num_frames: frames to generate.
 
+            sink: optional ``sink(start, block)`` receiving the displacements in blocks of
+                ``sink_frames`` frames (``(B, n, 3V)`` views of one reused buffer, under
+                ``torch.no_grad()`` with ``max_context`` only); ``pred`` is then ``None``.
+            sink_frames: frames per block handed to ``sink``.
+
         Returns:
             ``(pred, hidden)``: ``(B, num_frames, 3V)`` displacements (metres) and ``(B, num_frames, d)``.
+
+        Raises:
+            ConfigError: a ``sink`` outside ring-buffer inference (gradients on or ``max_context=None``).
         """
-        return self._autoregressive(x, style, num_frames, "primal")
+        return self._autoregressive(x, style, num_frames, "primal", sink, sink_frames)
 
     def dual_autoregressive(self, y: Tensor, style: Tensor, num_frames: int) -> tuple[Tensor, Tensor]:
         """Dual (lip-reading) branch, autoregressive on its own predictions (Eq. 2).
@@ -274,11 +320,17 @@ class DualTalkerNetwork(nn.Module):
         """
         return self._autoregressive(y, style, num_frames, "dual")
 
-    def _autoregressive(self, memory: Tensor, style: Tensor, num_frames: int, branch: str) -> tuple[Tensor, Tensor]:
+    def _autoregressive(
+        self, memory: Tensor, style: Tensor, num_frames: int, branch: str, sink=None, sink_frames: int = 300
+    ) -> tuple[Tensor | None, Tensor]:
         """The cached frame-by-frame loop of either branch (see :meth:`primal_autoregressive`).
 
         ``branch="primal"``: memory ``X``, stream re-encoded by ``motion_encoder``, decoded by
         ``motion_decoder``; ``"dual"``: memory ``Y``, ``audio_encoder_proj``, ``audio_decoder``.
+        ``sink(start, block)`` (ring-buffer inference only): predictions are handed over in blocks
+        of ``sink_frames`` frames (``block`` ``(B, n, out)``, frames ``start .. start+n-1``, a view
+        of one reused buffer) instead of being returned (``pred`` is then ``None``), so memory
+        holds one block, not the sequence.
         """
         encode, decode = (
             (self.motion_encoder, self.motion_decoder) if branch == "primal"
@@ -289,21 +341,35 @@ class DualTalkerNetwork(nn.Module):
         ring = window is not None and not torch.is_grad_enabled()
         caches = [layer.init_cache(x, branch, self.query_side, window, ring) for layer in self.layers]
         device = x.device
+        tables = self._step_tables(window, style) if ring and self.step_tables else None
+        if sink is not None and not ring:
+            raise ConfigError("a frame sink needs max_context and torch.no_grad() (the ring-buffer inference loop)")
+        block = num_frames if sink is None else max(1, min(int(sink_frames), num_frames))
         preds, hiddens = [], []
         previous = None
         for t in range(num_frames):
-            if t == 0:
-                token = self._tokens(self._start_token(style, branch)[:, None], style, branch, 0)
+            if tables is not None:  # precomputed per-frame encodings and biases (same values, no per-frame ops)
+                pe_t, self_bias, cross_bias = tables.at(t)
+                if t == 0:
+                    token = self._start_token(style, branch)[:, None]
+                else:
+                    token = encode(previous)
+                    if self.style_in_tokens:
+                        token = token + style[:, None]
+                token = self.token_dropout(token + pe_t)
             else:
-                token = self._tokens(encode(previous), style, branch, t)
-            q_pos = torch.tensor([t], device=device)
-            keys = window_key_positions(t, window, ring, device)  # storage order of the stream caches
-            self_bias = self._self_bias(q_pos, keys)
-            if self.query_side == "memory":
-                cross_bias = self._cross_bias(q_pos, keys)
-            else:  # audio memory frames max(0, t-W+1)..t; later ones are masked by every mask mode
-                lo = 0 if window is None else max(0, t - window + 1)
-                cross_bias = self._cross_bias(q_pos, torch.arange(lo, t + 1, device=device))
+                if t == 0:
+                    token = self._tokens(self._start_token(style, branch)[:, None], style, branch, 0)
+                else:
+                    token = self._tokens(encode(previous), style, branch, t)
+                q_pos = torch.tensor([t], device=device)
+                keys = window_key_positions(t, window, ring, device)  # storage order of the stream caches
+                self_bias = self._self_bias(q_pos, keys)
+                if self.query_side == "memory":
+                    cross_bias = self._cross_bias(q_pos, keys)
+                else:  # audio memory frames max(0, t-W+1)..t; later ones are masked by every mask mode
+                    lo = 0 if window is None else max(0, t - window + 1)
+                    cross_bias = self._cross_bias(q_pos, torch.arange(lo, t + 1, device=device))
             h = token
             for layer, cache in zip(self.layers, caches):
                 h = layer.step(h, x[:, t : t + 1], style, branch, self.query_side, self_bias, cross_bias, cache)
@@ -312,16 +378,49 @@ class DualTalkerNetwork(nn.Module):
             previous = decode(h)
             if ring:  # inference: write into preallocated outputs (one copy of the result, no list)
                 if t == 0:
-                    preds = previous.new_empty(previous.shape[0], num_frames, previous.shape[2])
+                    preds = previous.new_empty(previous.shape[0], block, previous.shape[2])
                     hiddens = h.new_empty(h.shape[0], num_frames, h.shape[2])
-                preds[:, t : t + 1] = previous
-                hiddens[:, t : t + 1] = h
+                preds[:, t % block] = previous[:, 0]
+                hiddens[:, t] = h[:, 0]
+                if sink is not None and (t % block == block - 1 or t == num_frames - 1):
+                    sink(t - t % block, preds[:, : t % block + 1])  # frames [t0, t]; the buffer is reused
             else:
                 preds.append(previous)
                 hiddens.append(h)
         if ring:
-            return preds, hiddens
+            return (preds if sink is None else None), hiddens
         return torch.cat(preds, dim=1), torch.cat(hiddens, dim=1)
+
+    def _step_tables(self, window: int, style: Tensor) -> _StepTables | None:
+        """Per-frame positional encodings and attention biases of the ring-buffer loop, computed once.
+
+        Values are those :meth:`_tokens` / :meth:`_self_bias` / :meth:`_cross_bias` compute per
+        frame (the same functions on the same positions), so the loop's output is unchanged; only
+        the per-frame tensor operations go. ``None`` (per-frame computation) when the tables would
+        exceed :attr:`STEP_TABLE_MAX_BYTES`.
+        """
+        heads = int(self.slopes.shape[0])
+        if 4 * 4 * heads * window * window > self.STEP_TABLE_MAX_BYTES:
+            return None
+        device = style.device
+        pe = sinusoidal_encoding(torch.arange(self.ppe_period, device=device), self.d_model, self.ppe_period)
+        pe = pe.to(style.dtype)
+        pos = torch.arange(window, device=device)
+        # t < W: keys 0..t in order (both layouts), so the bias row t of the square matrix, cropped
+        grow_self = self._self_bias(pos, pos)  # (H, W, W)
+        grow_cross = self._cross_bias(pos, pos)
+        # t >= W: the ring's storage order depends on t mod W only, and every mask mode on t - key only
+        ring_self, ring_cross = [], []
+        for r in range(window):
+            q = torch.tensor([window + r], device=device)
+            keys = window_key_positions(window + r, window, True, device)
+            ring_self.append(self._self_bias(q, keys))
+            if self.query_side == "memory":
+                ring_cross.append(self._cross_bias(q, keys))
+        if self.query_side == "stream":  # memory frames t-W+1..t in order: one row for every t >= W
+            steady = self._cross_bias(torch.tensor([window], device=device), torch.arange(1, window + 1, device=device))
+            ring_cross = [steady] * window
+        return _StepTables(pe, grow_self, grow_cross, torch.stack(ring_self), torch.stack(ring_cross), window)
 
     def dual_teacher_forced(self, y: Tensor, style: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         """Dual (lip-reading) branch in one parallel pass (Eq. 2 with teacher forcing).
