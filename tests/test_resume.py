@@ -25,22 +25,35 @@ import os
 import time
 from pathlib import Path
 
+import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-from talkzoo_example_mesh.model import TinyMeshModel
+from talkzoo.audio.encoders import MelSpectrogramEncoder
+from talkzoo.tasks.mesh import AudioToMeshTask
 
 
-class DropoutMeshModel(TinyMeshModel):
+class DropoutMeshModel(AudioToMeshTask):
+    """Log-mel -> dropout -> MLP -> displacements added to the template; Adam."""
+
     def __init__(self, spec=None, hidden: int = 16, lr: float = 1e-2, dropout: float = 0.3) -> None:
-        super().__init__(spec=spec, hidden=hidden, lr=lr)
+        super().__init__(spec=spec, optimizer=lambda p: torch.optim.Adam(p, lr=lr))
+        self.encoder = MelSpectrogramEncoder(n_mels=16, n_fft=256, hop_length=160, win_length=256)
         self.drop = nn.Dropout(dropout)
+        v = self.mesh_spec.num_vertices
+        self.head = nn.Sequential(nn.Linear(self.encoder.output_dim, hidden), nn.ReLU(), nn.Linear(hidden, 3 * v))
 
     def generate(self, audio, template, speaker=None, num_frames=None, audio_mask=None):
         frames = num_frames or int(self.frames_for_audio(audio.shape[1]))
         features = self.drop(self.encoder(audio, audio_mask, frames))
         b, t, _ = features.shape
         return template[:, None] + 0.01 * self.head(features).view(b, t, -1, 3)
+
+    def compute_losses(self, batch):
+        pred = self.generate(batch.audio, batch.template, num_frames=batch.vertices.shape[1], audio_mask=batch.audio_mask)
+        mask = batch.frame_mask[:, :, None, None].float()
+        mse = ((pred - batch.vertices) ** 2 * mask).sum() / (mask.sum() * pred.shape[2] * 3)
+        return {"loss": mse * 1e4, "mse": mse}
 
 
 class PauseAt(Callback):
