@@ -148,7 +148,6 @@ def test_training_order_and_each_step_updates_only_its_own_networks():
     model = tiny_model(variant="amie+da")
     names = {id(p): n for n, p in model.named_parameters()}
     rec = _RecordingOptimizer(model.configure_optimizers(), names)
-    rec.optimizer = rec.optimizer  # the model steps the wrapped optimizer for T and D
     opt = rec
 
     class _Lightningish:
@@ -163,6 +162,10 @@ def test_training_order_and_each_step_updates_only_its_own_networks():
 
     model.optimization_step(make_batch([4, 4], landmarks=True), _Lightningish(opt))
     assert rec.steps == [{"estimator"}, {"discriminator"}, {"generator", "mask_predictor"}]
+    model.estimator_steps = 2
+    rec.steps.clear()
+    model.optimization_step(make_batch([4, 4], landmarks=True), _Lightningish(opt))
+    assert rec.steps == [{"estimator"}, {"estimator"}, {"discriminator"}, {"generator", "mask_predictor"}]
 
 
 def test_estimator_and_discriminator_get_no_gradient_from_the_generator_step():
@@ -252,6 +255,8 @@ def test_bad_configuration_is_one_clear_error():
         tiny_model(resolution=64)
     with pytest.raises(ConfigError, match="da_high"):
         tiny_model(da_high=(0.9, 0.7))
+    with pytest.raises(ConfigError, match="estimator_steps"):
+        tiny_model(estimator_steps=0)
 
 
 def test_missing_perceptual_file_stops_at_fit_start(tmp_path):

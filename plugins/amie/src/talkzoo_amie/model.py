@@ -119,6 +119,8 @@ class AMIE(AudioToVideoTask):
         tbptt_frames: truncated back-propagation: the previous frame is detached every this many
             frames (``None``: back-propagate through the whole clip).
         d_mismatched_negatives: D also sees real frames with another frame's audio as negatives.
+        estimator_steps: updates of T_θ per batch, each with a fresh shuffle (1 = the paper's
+            one-update-per-step reading; more lets T keep up with the generator, as MINE practice does).
         detail_skip: add the identity image's detail lost by the working-resolution round trip back
             to the upsampled output (``out + I_f - up(down(I_f))``; ours, for reduced resolutions).
         optimizer: ``params -> Optimizer`` given three parameter groups (generator, discriminator,
@@ -168,6 +170,7 @@ class AMIE(AudioToVideoTask):
         da_low: Sequence[float] = (0.1, 0.3),
         tbptt_frames: int | None = 4,
         d_mismatched_negatives: bool = True,
+        estimator_steps: int = 1,
         detail_skip: bool = False,
         optimizer: OptimizerCallable = amie_adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -195,6 +198,9 @@ class AMIE(AudioToVideoTask):
             raise ConfigError(f"AMIE da_phase_epochs must be two non-negative epoch counts, got {list(da_phase_epochs)}")
         if len(lip_box) != 4 or not (0 <= lip_box[0] < lip_box[2] <= 1 and 0 <= lip_box[1] < lip_box[3] <= 1):
             raise ConfigError(f"AMIE lip_box must be x0, y0, x1, y1 fractions with x0 < x1 and y0 < y1, got {list(lip_box)}")
+        if int(estimator_steps) < 1:
+            raise ConfigError(f"AMIE estimator_steps must be >= 1, got {estimator_steps}")
+        self.estimator_steps = int(estimator_steps)
         if tbptt_frames is not None and int(tbptt_frames) < 1:
             raise ConfigError(f"AMIE tbptt_frames must be >= 1 or null, got {tbptt_frames}")
         r = self.resolution
@@ -523,13 +529,14 @@ class AMIE(AudioToVideoTask):
         optimizer.zero_grad(set_to_none=True)
         # 1. the MI estimator T_θ (real pairs: asymmetric; generated pairs: symmetric MINE rows)
         if self.estimator is not None and n >= 2:
-            perm = shuffle_indices(n, device=real.device)
             x = real if self.asymmetric else fake.detach()
-            with frozen(self.generator, self.mask_predictor, self.discriminator):
-                mi = mi_lower_bound(self.mi_estimator, self.estimator(x, mfcc), self.estimator(x, mfcc[perm]))
-                backward(-mi)
-            inner.step()
-            optimizer.zero_grad(set_to_none=True)
+            for _ in range(self.estimator_steps):
+                perm = shuffle_indices(n, device=real.device)
+                with frozen(self.generator, self.mask_predictor, self.discriminator):
+                    mi = mi_lower_bound(self.mi_estimator, self.estimator(x, mfcc), self.estimator(x, mfcc[perm]))
+                    backward(-mi)
+                inner.step()
+                optimizer.zero_grad(set_to_none=True)
             logs["loss_t"] = (-mi).detach()
             logs["mi_real" if self.asymmetric else "mi_train"] = mi.detach()
         # 2. the frame discriminator
