@@ -26,6 +26,7 @@ empty output folder, and a model that produces NaN/inf writes nothing.
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -214,17 +215,25 @@ def animate(
             )
 
     waveform = load_audio(audio, sample_rate=spec.sample_rate)
-    with torch.no_grad():
-        motion = model.generate(
-            waveform[None],
-            torch.from_numpy(vertices)[None],
-            speaker=torch.tensor([speaker_id]),
-        )[0]
-    motion_np = motion.float().cpu().numpy()
-    require_finite(motion_np, f"the model of '{ckpt}'", "the generated motion (check the checkpoint's weights)")
     stem = Path(audio).stem
+    streams = "sink" in inspect.signature(model.generate).parameters  # blocks to the .npy as generated (#17)
+    motion_np = None
+    if not streams:
+        with torch.no_grad():
+            motion = model.generate(
+                waveform[None],
+                torch.from_numpy(vertices)[None],
+                speaker=torch.tensor([speaker_id]),
+            )[0]
+        motion_np = motion.float().cpu().numpy()
+        require_finite(motion_np, f"the model of '{ckpt}'", "the generated motion (check the checkpoint's weights)")
     with write_file_set(targets, overwrite=overwrite) as tmp:
-        np.save(tmp["vertices"], motion_np)
+        if streams:
+            frames = int(model.frames_for_audio(int(waveform.shape[0])))
+            _stream_to_npy(model, waveform, vertices, speaker_id, frames, tmp["vertices"], str(ckpt))
+            motion_np = np.load(tmp["vertices"], mmap_mode="r")  # the renderer reads frame by frame
+        else:
+            np.save(tmp["vertices"], motion_np)
         if render:
             from talkzoo.render import render_mesh_sequence
 
@@ -239,6 +248,36 @@ def animate(
                 title=f"{stem} ({model.__class__.__name__})",
             )
     return targets
+
+
+def _stream_to_npy(model, waveform, template: np.ndarray, speaker_id: int, frames: int, path, ckpt: str) -> None:
+    """Write ``model.generate(..., sink=...)``'s blocks into a ``(frames, V, 3)`` float32 .npy as they come.
+
+    The file and its header are laid out by :func:`numpy.lib.format.open_memmap`; blocks are then
+    written at their offsets with ordinary file writes, so resident memory holds one block (the
+    page cache is not the process's), not the sequence. A non-finite block stops generation with
+    the same one-line error as the in-memory path (nothing is kept: ``write_file_set``).
+    """
+    import torch
+
+    from talkzoo.fileio import require_finite
+
+    layout = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(frames, *template.shape))
+    offset, frame_bytes = layout.offset, int(np.prod(template.shape)) * 4
+    del layout
+    with open(path, "r+b") as fh:
+
+        def sink(start: int, block) -> None:
+            block_np = np.ascontiguousarray(block[0].float().cpu().numpy())
+            require_finite(block_np, f"the model of '{ckpt}'", "the generated motion (check the checkpoint's weights)")
+            fh.seek(offset + start * frame_bytes)
+            block_np.tofile(fh)
+
+        with torch.no_grad():
+            model.generate(
+                waveform[None], torch.from_numpy(template)[None], speaker=torch.tensor([speaker_id]),
+                num_frames=frames, sink=sink,
+            )  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

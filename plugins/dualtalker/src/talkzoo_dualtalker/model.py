@@ -149,6 +149,11 @@ class DualTalker(AudioToMeshTask):
             exact), ``"int8"`` (dynamic int8 quantisation of its linear layers, CPU) or ``"bf16"``
             (autocast). Ours, not the paper's; speed and vertex deviation measured in
             ``benchmarks/paper_size_inference.py`` (:mod:`talkzoo.nn.fast_inference`).
+        fused_decoder: :meth:`generate` only, opt-in (ours): feed the prediction back through one
+            ``d x d`` map ``W_e W_d`` (motion encoder after motion decoder, equal in exact
+            arithmetic) and decode the vertices in blocks of frames with one matrix product each,
+            so a frame no longer reads the two ``3V x d`` matrices (2 x 7.7 MB at 5023 vertices).
+            Float rounding differs from the default loop; the deviation is in the benchmark.
 
     Raises:
         ConfigError: missing spec, bad option values, or an encoder without ``output_dim``.
@@ -198,6 +203,7 @@ class DualTalker(AudioToMeshTask):
         encoder_chunk_overlap_seconds: float = 2.0,
         encoder_chunk_layout: str = "once",
         encoder_precision: str = "fp32",
+        fused_decoder: bool = False,
     ) -> None:
         # From a checkpoint the encoder arrives as its recorded {"class_path", "init_args"} config.
         audio_encoder = build_module(audio_encoder)
@@ -255,6 +261,7 @@ class DualTalker(AudioToMeshTask):
         )  # fmt: skip
         # checkpoints written before the network moved into self.network keep loading
         accept_unprefixed_keys(self, "network")
+        self.network.fused_feedback = bool(fused_decoder)
 
     # ================================================================== long audio
     def encode_audio_chunked(

@@ -153,6 +153,11 @@ class DualTalkerNetwork(nn.Module):
         self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
         #: use precomputed per-frame tables in the ring-buffer loop (same output; ``False`` = per-frame ops).
         self.step_tables = True
+        #: inference only, opt-in (``DualTalker(fused_decoder=True)``): feed back ``encode(decode(h))``
+        #: as one ``d x d`` map ``(W_e W_d) h + (W_e b_d + b_e)`` (equal in exact arithmetic, not in
+        #: float rounding) and decode the ``3V`` outputs in blocks with one matrix product each,
+        #: instead of two ``3V x d`` matrix-vector products per frame.
+        self.fused_feedback = False
 
     @staticmethod
     def check_options(primal_query: str, cross_attention_mask: str, start_token: str, max_context: int | None) -> None:
@@ -342,6 +347,10 @@ class DualTalkerNetwork(nn.Module):
         caches = [layer.init_cache(x, branch, self.query_side, window, ring) for layer in self.layers]
         device = x.device
         tables = self._step_tables(window, style) if ring and self.step_tables else None
+        fused = self.fused_feedback and tables is not None
+        if fused:  # encode(decode(h)) as one (d x d) map; the outputs are decoded in blocks (see __init__)
+            feedback = nn.functional.linear(decode.bias, encode.weight, encode.bias)
+            feedback_weight = encode.weight @ decode.weight
         if sink is not None and not ring:
             raise ConfigError("a frame sink needs max_context and torch.no_grad() (the ring-buffer inference loop)")
         block = num_frames if sink is None else max(1, min(int(sink_frames), num_frames))
@@ -353,7 +362,7 @@ class DualTalkerNetwork(nn.Module):
                 if t == 0:
                     token = self._start_token(style, branch)[:, None]
                 else:
-                    token = encode(previous)
+                    token = nn.functional.linear(h, feedback_weight, feedback) if fused else encode(previous)
                     if self.style_in_tokens:
                         token = token + style[:, None]
                 token = self.token_dropout(token + pe_t)
@@ -375,6 +384,22 @@ class DualTalkerNetwork(nn.Module):
                 h = layer.step(h, x[:, t : t + 1], style, branch, self.query_side, self_bias, cross_bias, cache)
             if self.final_norm is not None:
                 h = self.final_norm[branch](h)
+            if fused:
+                if t == 0:
+                    hiddens = h.new_empty(h.shape[0], num_frames, h.shape[2])
+                hiddens[:, t] = h[:, 0]
+                if t % block == block - 1 or t == num_frames - 1:
+                    first = t - t % block
+                    decoded = decode(hiddens[:, first : t + 1])
+                    if sink is not None:
+                        sink(first, decoded)
+                    elif first == 0 and t == num_frames - 1:
+                        preds = decoded
+                    else:
+                        if first == 0:
+                            preds = decoded.new_empty(decoded.shape[0], num_frames, decoded.shape[2])
+                        preds[:, first : t + 1] = decoded
+                continue
             previous = decode(h)
             if ring:  # inference: write into preallocated outputs (one copy of the result, no list)
                 if t == 0:
