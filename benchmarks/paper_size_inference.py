@@ -24,7 +24,8 @@ Sizes (random weights; timing does not depend on them, deviations are relative t
   wav2vec 2.0 module (same weights) as DualTalker, so the encoder cost is identical.
 
 Variants (``--variants``): ``faceformer``, ``dualtalker`` (fp32), ``dualtalker_int8``,
-``dualtalker_bf16`` (``encoder_precision``), ``ottalk``, ``ottalk_int8``, ``ottalk_bf16``
+``dualtalker_bf16`` (``encoder_precision``), ``dualtalker_fused`` (``fused_decoder``),
+``dualtalker_fused_int8`` (both), ``ottalk``, ``ottalk_int8``, ``ottalk_bf16``
 (:func:`talkzoo.nn.fast_inference.fast_encoder` on its encoder), ``decoder_tables`` /
 ``decoder_per_frame`` (DualTalker's autoregressive loop alone on precomputed audio features,
 with the precomputed per-frame tables vs the pre-#17 per-frame computation: the decoder
@@ -65,7 +66,8 @@ VERTICES = 5023
 SPEAKERS = 8
 FACEFORMER_MAX_FRAMES = 600
 ALL_VARIANTS = (
-    "faceformer", "dualtalker", "dualtalker_int8", "dualtalker_bf16", "ottalk", "ottalk_int8", "ottalk_bf16",
+    "faceformer", "dualtalker", "dualtalker_int8", "dualtalker_bf16", "dualtalker_fused", "dualtalker_fused_int8",
+    "ottalk", "ottalk_int8", "ottalk_bf16",
     "decoder_tables", "decoder_per_frame", "encoder_spread",
 )  # fmt: skip
 
@@ -156,14 +158,14 @@ def build_models(variants: list[str], workdir: Path):
             spec=spec, audio_encoder=wav2vec, d_model=128, num_heads=4, feedforward_dim=2048,
             zero_init_motion_decoder=False,
         ).eval()  # fmt: skip
-        with torch.no_grad():  # displacements of a few mm, like speech motion (random init gives ~0.5 m)
-            dual.network.motion_decoder.weight.mul_(0.02)
+        with torch.no_grad():  # displacements up to ~1 cm, like speech motion (random init gives ~0.5 m)
+            dual.network.motion_decoder.weight.mul_(0.004)
             dual.network.motion_decoder.bias.zero_()
         models["dualtalker"] = dual
         torch.manual_seed(1)
         models["faceformer"] = faceformer_reference(wav2vec, 3 * VERTICES, SPEAKERS)
         with torch.no_grad():
-            models["faceformer"].vertice_map_r.weight.mul_(0.02)
+            models["faceformer"].vertice_map_r.weight.mul_(0.004)
     if any(v.startswith("ottalk") for v in variants):
         from talkzoo_ottalk.model import OTTalk
 
@@ -173,6 +175,12 @@ def build_models(variants: list[str], workdir: Path):
             spec=spec, audio_encoder=hubert, K=6, n_components=50, pca_input="audio",
             reference_template=str(template_path),
         ).eval()  # fmt: skip
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():  # zero-initialised heads give the template alone: make the output move
+            head = models["ottalk"].network.coeff_head.weight
+            head.copy_(torch.randn(head.shape, generator=g))
+            last = models["ottalk"].network.refiner.out.lins[0].weight
+            last.copy_(0.01 * torch.randn(last.shape, generator=g))
     return models, torch.from_numpy(template)[None]
 
 
@@ -197,14 +205,15 @@ def _run_variant(name: str, models: dict, audio, template, frames: int, cache: d
             return {"seconds": time.perf_counter() - start, "output": out}
         if name.startswith("dualtalker") or name == "encoder_spread":
             model = models["dualtalker"]
-            model.encoder_precision = {"dualtalker_int8": "int8", "dualtalker_bf16": "bf16"}.get(name, "fp32")
+            model.encoder_precision = "int8" if name.endswith("int8") else "bf16" if name.endswith("bf16") else "fp32"
             model.encoder_chunk_layout = "spread" if name == "encoder_spread" else "once"
+            model.network.fused_feedback = "fused" in name
             if model.encoder_precision != "fp32":  # build the int8 copy outside the timing (once per process)
                 model._fast_encoders.get(model.network.audio_encoder, model.encoder_precision)
             start = time.perf_counter()
             out = model.generate(audio, template, speaker, num_frames=frames)
             elapsed = time.perf_counter() - start
-            model.encoder_precision, model.encoder_chunk_layout = "fp32", "once"
+            model.encoder_precision, model.encoder_chunk_layout, model.network.fused_feedback = "fp32", "once", False
             return {"seconds": elapsed, "output": out}
         if name.startswith("decoder"):
             model = models["dualtalker"]
@@ -266,7 +275,7 @@ def _worker(seconds: float, threads: int, reps: int, variants: list[str]) -> dic
                     extra[name].setdefault("per_frame_ms", []).append(result["per_frame_ms"])
                 if rep == 0:
                     out = result["output"]
-                    base = name.split("_")[0] if name.endswith(("_int8", "_bf16")) else name
+                    base = name.split("_")[0] if name.startswith(("dualtalker_", "ottalk_")) else name
                     if name in ("dualtalker", "ottalk"):
                         reference_outputs[name] = out
                         extra[name]["max_displacement_mm"] = 1000 * float((out - template[:, None]).abs().max())
@@ -295,7 +304,7 @@ def _worker(seconds: float, threads: int, reps: int, variants: list[str]) -> dic
     return {"rows": rows, "load_average": os.getloadavg()}
 
 
-def _animate_worker(seconds: float, threads: int) -> dict:
+def _animate_worker(seconds: float, threads: int, fused: bool = False) -> dict:
     """``talkzoo animate`` (no render, streaming) on ``seconds`` of audio; RSS growth vs the output size."""
     import numpy as np
     import soundfile as sf
@@ -309,6 +318,7 @@ def _animate_worker(seconds: float, threads: int) -> dict:
         tmp = Path(tmp)
         models, template = build_models(["dualtalker"], tmp)
         model = models["dualtalker"]
+        model.network.fused_feedback = fused
         talkzoo.checkpoints.load_model = lambda *a, **k: model  # the model stands in for a checkpoint
         gen = np.random.default_rng(0)
         wav = tmp / "speech.wav"
@@ -323,7 +333,7 @@ def _animate_worker(seconds: float, threads: int) -> dict:
         shape, finite = list(out.shape), bool(np.isfinite(out[-10:]).all())
     growth = peak_rss_mb() - rss_before
     return {
-        "audio_seconds": seconds, "threads": torch.get_num_threads(), "output_shape": shape, "finite_tail": finite,
+        "audio_seconds": seconds, "threads": torch.get_num_threads(), "fused_decoder": fused, "output_shape": shape, "finite_tail": finite,
         "wall_seconds": elapsed, "real_time_factor": seconds / elapsed, "output_mb": output_mb,
         "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb(), "rss_growth_mb": growth,
         "growth_vs_output": growth / output_mb, "load_average": os.getloadavg(),
@@ -366,16 +376,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="torch threads; 0 = all cores")
     parser.add_argument("--variants", nargs="+", default=list(ALL_VARIANTS), choices=ALL_VARIANTS)
     parser.add_argument("--animate-seconds", type=float, default=600.0, help="0 = skip the animate memory run")
+    parser.add_argument("--animate-fused", action="store_true", help="the animate run with fused_decoder=True")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
-    parser.add_argument("--animate-worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--animate-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         seconds, threads, reps, variants = args.worker
         print(json.dumps(_worker(float(seconds), int(threads), int(reps), variants.split(","))))
         return
     if args.animate_worker:
-        print(json.dumps(_animate_worker(float(args.animate_worker[0]), int(args.animate_worker[1]))))
+        seconds, threads, fused = args.animate_worker
+        print(json.dumps(_animate_worker(float(seconds), int(threads), fused == "1")))
         return
     if args.quick:
         args.durations, args.reps, args.threads, args.animate_seconds = [2.0, 5.0], 1, [1], 20.0
@@ -394,7 +406,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(json.dumps({k: v for k, v in row.items() if k != "seconds"}), flush=True)
     animate_runs = []
     if args.animate_seconds > 0:
-        animate_runs.append(_child("--animate-worker", str(args.animate_seconds), str(args.threads[0])))
+        fused = "1" if args.animate_fused else "0"
+        animate_runs.append(_child("--animate-worker", str(args.animate_seconds), str(args.threads[0]), fused))
         print(json.dumps(animate_runs[-1]), flush=True)
     report = {
         "benchmark": "paper_size_inference",

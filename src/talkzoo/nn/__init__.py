@@ -2,8 +2,10 @@
 
 * :mod:`talkzoo.nn.sequence`: frames of a waveform (:func:`frames_for_samples`), per-sequence
   frame counts of a padded batch (:func:`sequence_frame_counts`);
-* :mod:`talkzoo.nn.windows`: long-audio inference windows with cross-fade or nearest-centre
-  blending (:func:`plan_windows`, :func:`plan_audio_windows`);
+* :mod:`talkzoo.nn.windows`: long-audio inference windows (spread or covered-once layouts) with
+  cross-fade or nearest-centre blending (:func:`plan_windows`, :func:`plan_audio_windows`);
+* :mod:`talkzoo.nn.fast_inference`: opt-in int8 / bf16 inference of a speech encoder
+  (:func:`~talkzoo.nn.fast_inference.fast_encoder`; imported on use);
 * :mod:`talkzoo.nn.positional`: sinusoidal (and periodic) positional encodings;
 * :mod:`talkzoo.nn.masked`: reductions over the real frames of padded batches (:func:`masked_mean`);
 * :mod:`talkzoo.nn.optim`: the default optimizers (:func:`adam`, :func:`adamw`);
