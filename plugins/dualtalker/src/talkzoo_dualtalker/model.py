@@ -322,6 +322,8 @@ class DualTalker(AudioToMeshTask):
                 feats = self.network.encode_audio(wave, None, frames, frames, encoder)  # (1, frames, C)
             else:
                 feats = self._encode_windows(wave, frames, encoder)
+            if bsz == 1 and feats.shape[1] == total:  # one sequence filling the output: no second copy
+                return feats
             if out is None:
                 out = feats.new_zeros(bsz, total, feats.shape[2])
             keep = min(frames, total)
@@ -330,7 +332,7 @@ class DualTalker(AudioToMeshTask):
 
     def _encode_windows(self, wave: Tensor, frames: int, encoder: nn.Module | None = None) -> Tensor:
         """Encode one ``(1, S)`` waveform in overlapping windows → ``(1, frames, C)`` (see :meth:`encode_audio_chunked`)."""
-        pieces = []
+        out = None
         plan = plan_audio_windows(
             wave.shape[1], frames, float(self.mesh_spec.sample_rate), self.encoder_chunk_seconds,
             self.encoder_chunk_overlap_seconds, blend="nearest", layout=self.encoder_chunk_layout,
@@ -339,8 +341,10 @@ class DualTalker(AudioToMeshTask):
             first, stop = win.support
             n = win.stop - win.start
             feats = self.network.encode_audio(wave[:, win.sample_start : win.sample_stop], None, n, n, encoder)
-            pieces.append(feats[:, first - win.start : stop - win.start])
-        return torch.cat(pieces, dim=1)
+            if out is None:  # written window by window: no list of pieces and no concatenated copy
+                out = feats.new_empty(1, frames, feats.shape[2])
+            out[:, first:stop] = feats[:, first - win.start : stop - win.start]
+        return out
 
     # ================================================================== training
     def compute_losses(self, batch: MeshBatch) -> dict[str, Tensor]:
