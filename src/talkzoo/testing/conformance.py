@@ -199,6 +199,10 @@ class ModelConformance:
         self.prepare_for_training(model, datamodule, tmp_path)
         batch = self._first_batch(datamodule)
         optimizer = model.configure_optimizers()
+        # Several optimizers (a GAN's generator and discriminators, Lightning's list or
+        # ([optimizers], [schedulers]) forms): the first is the one compute_losses' "loss" trains.
+        while isinstance(optimizer, (list, tuple)):
+            optimizer = optimizer[0]
         if isinstance(optimizer, dict):
             optimizer = optimizer["optimizer"]
         model.train()

@@ -87,6 +87,9 @@ PLUGIN = PluginInfo(
         ModelInfo(
             name="dagan",
             class_path="talkzoo_dagan.model.DaGAN",
+            # the registry conformance suite's tiny CPU configuration (tests/test_registry.py)
+            tiny_args=dict(TINY_DAGAN_ARGS),
+            tiny_datamodule_args={"image_size": 16},
             family="video-to-video",
             paper=_PAPER,
             arxiv="2203.06605",
@@ -119,6 +122,8 @@ PLUGIN = PluginInfo(
         ModelInfo(
             name="dagan-depth",
             class_path="talkzoo_dagan.model.FaceDepth",
+            tiny_args=dict(TINY_DEPTH_ARGS),
+            tiny_datamodule_args={"image_size": 16},
             family="video-to-video",
             paper=_PAPER + ", §3.2 (stage 1)",
             arxiv="2203.06605",

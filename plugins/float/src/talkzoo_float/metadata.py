@@ -94,6 +94,16 @@ PLUGIN = PluginInfo(
         ModelInfo(
             name="float",
             class_path="talkzoo_float.model.FLOAT",
+            # the registry conformance suite's tiny CPU configuration (tests/test_registry.py)
+            tiny_args={
+                **TINY_FLOAT_ARGS,
+                "audio_encoder": {"class_path": "talkzoo.audio.encoders.MelSpectrogramEncoder",
+                                  "init_args": {"n_mels": 8, "n_fft": 256, "win_length": 256}},
+                "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 3e-3}},
+                "condition_dropout": 0.0,
+                "prefix_dropout": 0.0,
+            },
+            tiny_datamodule_args={"min_frames": 6, "max_frames": 6},
             family="audio-to-video",
             paper="FLOAT: Generative Motion Latent Flow Matching for Audio-driven Talking Portrait",
             arxiv="2412.01064",
@@ -137,6 +147,9 @@ PLUGIN = PluginInfo(
         ModelInfo(
             name="float-ae",
             class_path="talkzoo_float.model.FLOATMotionAutoEncoder",
+            tiny_args={**TINY_AE_ARGS, "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": 3e-3}},
+                       "lambda_perceptual": 0.0},
+            tiny_datamodule_args={"image_size": 16},
             family="video-to-video",
             paper="FLOAT: Generative Motion Latent Flow Matching for Audio-driven Talking Portrait (stage 1, App. A)",
             arxiv="2412.01064",
