@@ -132,6 +132,10 @@ class _MeanMetric(Metric):
         return (self.total / self.count).float()
 
 
+#: Frames per internal step of the per-frame metrics, so their memory does not grow with clip length.
+CHUNK_FRAMES = 16
+
+
 class FramePSNR(_MeanMetric):
     """PSNR in dB averaged over real frames (per-frame PSNR, then the mean).
 
@@ -161,10 +165,11 @@ class FramePSNR(_MeanMetric):
     def update(self, preds: Tensor, target: Tensor, mask: Tensor | None = None) -> None:
         """Add the PSNR of every real frame."""
         p, t = _pair_frames(preds, target, mask)
-        if p.shape[0]:
+        for i in range(0, p.shape[0], CHUNK_FRAMES):  # chunks: memory bounded by CHUNK_FRAMES, not the clip
             self._add(
                 peak_signal_noise_ratio(
-                    p.double(), t.double(), data_range=self.data_range, reduction="none", dim=(1, 2, 3)
+                    p[i : i + CHUNK_FRAMES].double(), t[i : i + CHUNK_FRAMES].double(),
+                    data_range=self.data_range, reduction="none", dim=(1, 2, 3),
                 )
             )
 
@@ -190,8 +195,11 @@ class FrameSSIM(StructuralSimilarityIndexMeasure):
     def update(self, preds: Tensor, target: Tensor, mask: Tensor | None = None) -> None:  # type: ignore[override]
         """Add the SSIM of every real frame."""
         p, t = _pair_frames(preds, target, mask)
-        if p.shape[0]:
-            super().update(p.float(), t.float())
+        # Chunks: torchmetrics' SSIM keeps per-call Gaussian-filtered copies of the inputs (about
+        # 50x the frames' size: 10 GB for 200 frames at 256 px); its states are sums, so chunked
+        # updates give the same mean.
+        for i in range(0, p.shape[0], CHUNK_FRAMES):
+            super().update(p[i : i + CHUNK_FRAMES].float(), t[i : i + CHUNK_FRAMES].float())
 
 
 _TV_BACKBONES = {

@@ -84,6 +84,28 @@ def _check_metric_weights(metric_weights: dict[str, str] | None) -> dict[str, st
     return weights
 
 
+def scored_frame_mask(real: Tensor, frame_mask: Tensor, source: Tensor) -> Tensor:
+    """The frames the 2D metrics score: real frames that are not the source portrait itself.
+
+    With the usual evaluation protocol the source is a frame of the clip being reconstructed
+    (its first frame, ``source_frame="first"``); that frame is the model's input, so scoring it
+    would give any copy of the source +inf PSNR and an unearned 0 LMD. A real frame bit-identical
+    to the source is therefore left out of every metric (ours; papers rarely state it, FOMM's
+    reconstruction protocol likewise scores the frames it did not see). Cross-identity pairs
+    lose nothing.
+
+    Args:
+        real: ``(B, T, 3, H, W)`` ground-truth frames.
+        frame_mask: ``(B, T)`` bool, ``True`` on real frames.
+        source: ``(B, 3, H, W)`` source portraits.
+
+    Returns:
+        ``(B, T)`` bool mask: ``frame_mask`` without the frames equal to ``source``.
+    """
+    same = (real == source[:, None]).flatten(2).all(-1)
+    return frame_mask & ~same
+
+
 class _FrameMetricsMixin:
     """The 2D metric collection shared by both families (see the module docstring)."""
 
@@ -107,11 +129,13 @@ class _FrameMetricsMixin:
         """Update every metric with what it ``reads`` (:func:`talkzoo.metrics.video.update_video_metrics`)."""
         from talkzoo.metrics.video import VideoMetricInputs, update_video_metrics
 
+        real = batch.frames if isinstance(batch, VideoBatch) else batch.driving
+        mask = scored_frame_mask(real, batch.frame_mask, batch.source)
         if isinstance(batch, VideoBatch):
-            inputs = VideoMetricInputs(prediction, batch.frame_mask, real=batch.frames, source=batch.source,
+            inputs = VideoMetricInputs(prediction, mask, real=real, source=batch.source,
                                        audio=batch.audio, audio_mask=batch.audio_mask, landmarks=batch.landmarks)
         else:
-            inputs = VideoMetricInputs(prediction, batch.frame_mask, real=batch.driving, source=batch.source,
+            inputs = VideoMetricInputs(prediction, mask, real=real, source=batch.source,
                                        landmarks=batch.driving_landmarks)
         update_video_metrics(collection, inputs)
 
