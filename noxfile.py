@@ -30,9 +30,11 @@ def tests(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("plugin", PLUGINS)
 def plugin(session: nox.Session, plugin: str) -> None:
-    """One plugin's tests with only the core and that plugin installed."""
+    """One plugin's tests, and the registry's conformance suite on its models, with only the core
+    and that plugin installed."""
     session.install("-e", ".[test]", f"-e./plugins/{plugin}")
-    session.run("python", "-m", "pytest", f"plugins/{plugin}/tests", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+    session.run("python", "-m", "pytest", f"plugins/{plugin}/tests", "tests/test_registry.py", *session.posargs,
+                env={"HF_HUB_OFFLINE": "1"})
 
 
 def _install_all(session: nox.Session, extras: str = "") -> None:
