@@ -76,8 +76,8 @@ def _worker(seconds: float, mode: str, threads: int) -> dict:
     with torch.no_grad():  # warm-up (allocator, kernels), not timed
         model.generate(audio[:, :RATE], template, torch.tensor([0]))
     if mode == "cached":  # the decoder runs once per generated frame (the reference stamps its own loop)
-        model.motion_decoder.register_forward_hook(lambda *_: stamps.append(time.perf_counter()))
-    rss_before = _currentpeak_rss_mb()
+        model.network.motion_decoder.register_forward_hook(lambda *_: stamps.append(time.perf_counter()))
+    rss_before = current_rss_mb()
     start = time.perf_counter()
     with torch.no_grad():
         if mode == "cached":
