@@ -232,7 +232,8 @@ def evaluate_video(model, datamodule, split: str = "test", progress: bool = True
     import torch
     from tqdm import tqdm
 
-    from talkzoo.metrics.video import VideoMetricInputs, update_video_metrics
+    from talkzoo.metrics.video import update_video_metrics
+    from talkzoo.tasks.video import metric_inputs
 
     spec = datamodule.spec
     model_spec = getattr(model, "spec", None)
@@ -245,10 +246,7 @@ def evaluate_video(model, datamodule, split: str = "test", progress: bool = True
     with torch.no_grad():
         for batch in tqdm(loader, desc=type(model).__name__, disable=not progress, leave=False):
             pred = model.predict_for_metrics(batch).float()
-            real = getattr(batch, "frames", None) if hasattr(batch, "audio") else batch.driving
-            inputs = VideoMetricInputs(pred, batch.frame_mask, real=real, source=batch.source,
-                                       audio=getattr(batch, "audio", None), audio_mask=getattr(batch, "audio_mask", None))
-            update_video_metrics(metrics, inputs)
+            update_video_metrics(metrics, metric_inputs(pred, batch))  # the task bases' own mapping
     return {name: float(value) for name, value in metrics.compute().items()}
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -106,6 +106,27 @@ def scored_frame_mask(real: Tensor, frame_mask: Tensor, source: Tensor) -> Tenso
     return frame_mask & ~same
 
 
+def metric_inputs(prediction: Tensor, batch: VideoBatch | ReenactmentBatch) -> Any:
+    """What the 2D metrics read for one batch (:class:`talkzoo.metrics.video.VideoMetricInputs`).
+
+    The one place that maps a family's batch to metric inputs, used by the task bases and the
+    leaderboard: the real frames (``frames`` or ``driving``), the source, the audio (audio →
+    video), the stored landmarks, and the scored-frame mask of :func:`scored_frame_mask`.
+
+    Args:
+        prediction: ``(B, T, 3, H, W)`` generated frames in [0, 1].
+        batch: a :class:`VideoBatch` or :class:`ReenactmentBatch`.
+    """
+    from talkzoo.metrics.video import VideoMetricInputs
+
+    if isinstance(batch, VideoBatch):
+        mask = scored_frame_mask(batch.frames, batch.frame_mask, batch.source)
+        return VideoMetricInputs(prediction, mask, real=batch.frames, source=batch.source,
+                                 audio=batch.audio, audio_mask=batch.audio_mask, landmarks=batch.landmarks)
+    mask = scored_frame_mask(batch.driving, batch.frame_mask, batch.source)
+    return VideoMetricInputs(prediction, mask, real=batch.driving, source=batch.source, landmarks=batch.driving_landmarks)
+
+
 class _FrameMetricsMixin:
     """The 2D metric collection shared by both families (see the module docstring)."""
 
@@ -127,17 +148,9 @@ class _FrameMetricsMixin:
 
     def update_metrics(self, collection: MetricCollection, prediction: Tensor, batch) -> None:
         """Update every metric with what it ``reads`` (:func:`talkzoo.metrics.video.update_video_metrics`)."""
-        from talkzoo.metrics.video import VideoMetricInputs, update_video_metrics
+        from talkzoo.metrics.video import update_video_metrics
 
-        real = batch.frames if isinstance(batch, VideoBatch) else batch.driving
-        mask = scored_frame_mask(real, batch.frame_mask, batch.source)
-        if isinstance(batch, VideoBatch):
-            inputs = VideoMetricInputs(prediction, mask, real=real, source=batch.source,
-                                       audio=batch.audio, audio_mask=batch.audio_mask, landmarks=batch.landmarks)
-        else:
-            inputs = VideoMetricInputs(prediction, mask, real=real, source=batch.source,
-                                       landmarks=batch.driving_landmarks)
-        update_video_metrics(collection, inputs)
+        update_video_metrics(collection, metric_inputs(prediction, batch))
 
     @staticmethod
     def _to_predictions(prediction: Tensor, mask: Tensor, names: list[str], fps: float) -> list[VideoPrediction]:
