@@ -24,17 +24,10 @@ from talkzoo.audio import (
     save_audio,
 )
 from talkzoo.errors import ConfigError, DataError, MissingWeightsError
+from talkzoo.testing.recipes import TINY_SPEECH_ENCODER
 
 SR = 16000
-TINY = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": [16] * 7,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
+TINY = TINY_SPEECH_ENCODER  # one tiny wav2vec 2.0 / HuBERT config (talkzoo.testing.recipes)
 HF_ENCODERS = [Wav2Vec2Encoder, HubertEncoder]
 
 

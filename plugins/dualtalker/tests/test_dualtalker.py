@@ -437,12 +437,9 @@ def test_jsonargparse_builds_encoder_from_class_path():
 def test_tiny_wav2vec2_encoder_end_to_end():
     from talkzoo.audio.encoders import Wav2Vec2Encoder
 
-    encoder = Wav2Vec2Encoder(
-        config_overrides={
-            "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2,
-        }
-    )  # fmt: skip
+    from talkzoo.testing.recipes import TINY_SPEECH_ENCODER
+
+    encoder = Wav2Vec2Encoder(config_overrides=dict(TINY_SPEECH_ENCODER))
     model = tiny_model(audio_encoder=encoder)
     assert model.network.audio_decoder.out_features == 32
     assert not any(p.requires_grad for p in encoder.model.feature_extractor.parameters())  # frozen TCN

@@ -111,14 +111,11 @@ def test_sink_needs_the_inference_loop():
 def _tiny_wav2vec2():
     pytest.importorskip("transformers")
     from talkzoo.audio.encoders import Wav2Vec2Encoder
+    from talkzoo.testing.recipes import TINY_SPEECH_ENCODER
 
     torch.manual_seed(0)
     return Wav2Vec2Encoder(
-        config_overrides={
-            "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-            "conv_dim": [16] * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2,
-            "mask_time_prob": 0.0,
-        },
+        config_overrides={**TINY_SPEECH_ENCODER, "mask_time_prob": 0.0},
         random_init=True,
     ).eval()  # fmt: skip
 

@@ -11,16 +11,9 @@ import torch.nn.functional as F
 import yaml
 
 from talkzoo.audio.encoders import HubertEncoder
+from talkzoo.testing.recipes import TINY_SPEECH_ENCODER
 
-TINY = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "conv_dim": [16] * 7,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
+TINY = TINY_SPEECH_ENCODER  # one tiny wav2vec 2.0 / HuBERT config (talkzoo.testing.recipes)
 RECIPES = Path(__file__).resolve().parents[3] / "recipes"
 
 

@@ -36,9 +36,6 @@ from talkzoo.nn.optim import adam
 CLASS_PATH_KEY = "_talkzoo_class_path"
 
 
-#: old private name of the default optimizer :func:`talkzoo.nn.optim.adam`; use that instead.
-_adam = adam
-
 
 class TalkingFaceTask(L.LightningModule, abc.ABC):
     """Abstract base of all talkzoo models.

@@ -44,7 +44,8 @@ from torchmetrics import MetricCollection
 
 from talkzoo.data.batch import ReenactmentBatch, VideoBatch
 from talkzoo.data.spec import FAMILY_REENACT, FAMILY_VIDEO, ReenactmentDataSpec, VideoDataSpec
-from talkzoo.tasks.base import TalkingFaceTask, _adam
+from talkzoo.nn.optim import adam
+from talkzoo.tasks.base import TalkingFaceTask
 
 
 @dataclass
@@ -190,7 +191,7 @@ class AudioToVideoTask(_FrameMetricsMixin, TalkingFaceTask):
     def __init__(
         self,
         spec: VideoDataSpec | dict | None = None,
-        optimizer: OptimizerCallable = _adam,
+        optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,
@@ -341,7 +342,7 @@ class ReenactmentTask(_FrameMetricsMixin, TalkingFaceTask):
     def __init__(
         self,
         spec: ReenactmentDataSpec | dict | None = None,
-        optimizer: OptimizerCallable = _adam,
+        optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         metric_weights: dict[str, str] | None = None,
         landmark_metrics: bool | None = None,

@@ -29,7 +29,7 @@ from talkzoo.data.batch import ReenactmentBatch
 from talkzoo.data.spec import ReenactmentDataSpec
 from talkzoo.errors import ConfigError, DataError, MissingWeightsError
 from talkzoo.nn.perceptual import PerceptualPyramidLoss, VGG19Features
-from talkzoo.tasks.base import _adam
+from talkzoo.nn.optim import adam
 from talkzoo.tasks.video import ReenactmentTask
 
 from talkzoo_dagan.layers import RandomTPS
@@ -113,7 +113,7 @@ class FaceDepth(ReenactmentTask):
         max_depth: float = 100.0,
         working_size: int | None = None,
         max_eval_pairs: int = 16,
-        optimizer: OptimizerCallable = _adam,
+        optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler)
