@@ -10,7 +10,7 @@ loss is below that of a constant-depth prediction.
 nose-wing point 31, and of jaw point 14 and nose-wing point 35); reported: the fraction of frames
 with nose > mean(cheeks) and the mean difference. An untrained network (same architecture, the
 checkpoint's seed-free random init) is reported as the reference. (2) On consecutive held-out frame
-pairs: the scale-0 photometric error of Eq. 5 (no auto-mask) with F_d's depth, and with F_d's depth
+pairs (``--gap`` frames apart, default the model's ``frame_gap``): the scale-0 photometric error of Eq. 5 (no auto-mask) with F_d's depth, and with F_d's depth
 replaced by its per-image mean (same pose and intrinsics from F_p).
 """
 
@@ -46,9 +46,11 @@ def main() -> None:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--split", default="test")
     parser.add_argument("--max-frames", type=int, default=40)
+    parser.add_argument("--gap", type=int, default=None, help="frames between the two images of a pair (default: the model's frame_gap)")
     parser.add_argument("--out", default="benchmarks/results/dagan_depth_check.json")
     args = parser.parse_args()
     model = load_model(args.ckpt).eval()
+    gap = int(args.gap or getattr(model, "frame_gap", 1))
     torch.manual_seed(0)
     untrained = FaceDepth(spec=model.spec, num_layers=model.hparams["num_layers"], scales=model.scales,
                           working_size=model.working_size).eval()
@@ -75,11 +77,11 @@ def main() -> None:
                 from talkzoo_dagan.network import resize
 
                 f = resize(frames, size)
-                if f.shape[0] > 1:
-                    photo.append(float(net.photometric_terms(f[:-1], f[1:])["photometric"]))
-                    const.append(float(net.photometric_terms(f[:-1], f[1:], constant_depth=True)["photometric"]))
+                if f.shape[0] > gap:
+                    photo.append(float(net.photometric_terms(f[:-gap], f[gap:])["photometric"]))
+                    const.append(float(net.photometric_terms(f[:-gap], f[gap:], constant_depth=True)["photometric"]))
         result[name] = {
-            "frames_with_landmarks": len(diffs), "nose_nearer_fraction": wins / max(1, len(diffs)),
+            "frame_gap": gap, "frames_with_landmarks": len(diffs), "nose_nearer_fraction": wins / max(1, len(diffs)),
             "mean_disparity_nose_minus_cheeks": sum(diffs) / max(1, len(diffs)),
             "photometric": sum(photo) / max(1, len(photo)), "photometric_constant_depth": sum(const) / max(1, len(const)),
         }

@@ -81,6 +81,7 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str, float]] = {
     "FaceMean": ("OT-Talk face error: mean Euclidean error over face-region vertices and frames", "mm", 1.0),
     "HeadMean": ("OT-Talk head error: mean Euclidean error over all vertices and frames", "mm", 1.0),
     # 2D families (talkzoo.metrics.video); the part after '@' in a column names the landmarker / identity network
+    "L1": ("mean absolute error of [0, 1] pixels per real frame, mean over frames (FOMM / DaGAN protocol)", "", 1.0),
     "PSNR": ("peak signal-to-noise ratio per real frame, mean over frames (higher is better)", "dB", 1.0),
     "SSIM": ("structural similarity per real frame (Gaussian 11x11), mean over frames (higher is better)", "", 1.0),
     "CPBD": ("cumulative probability of blur detection of the generated frames, no reference (higher is sharper)", "", 1.0),
@@ -92,7 +93,7 @@ METRIC_DEFINITIONS: dict[str, tuple[str, str, float]] = {
 }
 
 #: units of the raw 2D values stored in results.json
-_UNITS_2D = {"PSNR": "dB", "SSIM": "1", "CPBD": "1", "LMD": "px", "AKD": "px", "CSIM": "1", "AED": "1"}
+_UNITS_2D = {"L1": "1", "PSNR": "dB", "SSIM": "1", "CPBD": "1", "LMD": "px", "AKD": "px", "CSIM": "1", "AED": "1"}
 
 
 class LeaderboardError(Exception):
@@ -437,7 +438,7 @@ def _video_markdown(results: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for name in results["not_evaluated"]:
         lines.append("| " + " | ".join([name] + ["not evaluated"] * len(names)) + " |")
-    lines += ["", "Higher is better for PSNR, SSIM, CPBD and CSIM; lower for LMD, AKD and AED. "
+    lines += ["", "Higher is better for PSNR, SSIM, CPBD and CSIM; lower for L1, LMD, AKD and AED. "
               "\"not evaluated\": no checkpoint of that model exists for this grid.", ""]
     paper_rows = [(row, p) for row in results["rows"] for p in row.get("paper", [])]
     if paper_rows:

@@ -630,3 +630,22 @@ def test_every_2d_metric_declares_what_it_reads():
     with pytest.raises(DataError, match="'audio'"):
         lse_like = type("NeedsAudio", (MeanGenerated,), {"reads": ("generated", "audio")})()
         video.update_video_metrics({"x": lse_like}, video.VideoMetricInputs(torch.ones(1, 1, 3, 4, 4), torch.ones(1, 1, dtype=torch.bool)))
+
+
+def test_frame_l1_is_the_per_frame_mean_absolute_error_and_only_in_the_reenactment_collection():
+    from talkzoo.metrics.video import FrameL1, video_metrics
+
+    pred = torch.zeros(1, 3, 3, 4, 4)
+    target = torch.zeros(1, 3, 3, 4, 4)
+    target[0, 0] = 0.5  # frame 0: |diff| 0.5 everywhere
+    target[0, 1, :, :2] = 1.0  # frame 1: half the pixels off by 1 -> 0.5
+    target[0, 2] = 0.25  # frame 2 is padding
+    mask = torch.tensor([[True, True, False]])
+    m = FrameL1()
+    m.update(pred, target, mask)
+    assert m.compute().item() == pytest.approx(0.5)
+    m.update(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.2))
+    assert m.compute().item() == pytest.approx((0.5 + 0.5 + 0.2) / 3)
+    assert not FrameL1.higher_is_better
+    assert "L1" in video_metrics("video-to-video", 32, landmarks=False, identity=None)
+    assert "L1" not in video_metrics("audio-to-video", 32, landmarks=False, identity=None)

@@ -254,3 +254,41 @@ def test_parameter_counts_match_metadata():
     assert n(ae.autoencoder.encoder.motion_mlp) == md.AE_MOTION_MLP
     assert n(ae.autoencoder.encoder) - md.AE_MOTION_MLP == md.AE_ENCODER_TRUNK
     assert sum(n(d) for d in ae.discriminators()) == md.DISCRIMINATOR_PARAMETERS
+
+
+def test_identity_flow_init_starts_as_the_identity_warp():
+    """flow_init='identity' (ours): every flow head gives the identity grid and mask 0.5 at the start."""
+    torch.manual_seed(0)
+    spec = ReenactmentDataSpec(dataset="synthetic", image_size=32, fps=25.0, speakers=("a",))
+    ae_args = {k: v for k, v in TINY_AE_ARGS.items() if k != "network_size"}
+    model = FLOATMotionAutoEncoder(spec=spec, network_size=16, **ae_args)
+    enc = model.autoencoder.encode(torch.rand(2, 3, 16, 16) * 2 - 1)
+    _, grid, mask = model.autoencoder.decode(enc.identity, enc.features, return_flow=True)
+    ident = torch.nn.functional.affine_grid(torch.eye(2, 3).expand(2, 2, 3), (2, 3, 16, 16), align_corners=True)
+    torch.testing.assert_close(grid, ident, atol=1e-6, rtol=0)
+    torch.testing.assert_close(mask, torch.full_like(mask, 0.5))
+    random = FLOATMotionAutoEncoder(spec=spec, network_size=16, flow_init="random", **ae_args)
+    _, grid_r, _ = random.autoencoder.decode(enc.identity, enc.features, return_flow=True)
+    assert (grid_r - ident).abs().max() > 0.05
+    with pytest.raises(ConfigError, match="flow_init"):
+        FLOATMotionAutoEncoder(spec=spec, network_size=16, flow_init="zeros", **ae_args)
+
+
+def test_detail_transfer_keeps_the_output_size_and_adds_the_source_detail():
+    """A reduced network size with detail_transfer: the output is the data size, in [0, 1], and
+    differs from plain upsampling by the source's detail moved by the (identity) flow, times mask 0.5."""
+    torch.manual_seed(0)
+    spec = ReenactmentDataSpec(dataset="synthetic", image_size=32, fps=25.0, speakers=("a",))
+    ae_args = {k: v for k, v in TINY_AE_ARGS.items() if k != "network_size"}
+    plain = FLOATMotionAutoEncoder(spec=spec, network_size=16, **ae_args).eval()
+    sharp = FLOATMotionAutoEncoder(spec=spec, network_size=16, detail_transfer=True, **ae_args).eval()
+    sharp.load_state_dict(plain.state_dict())
+    src = torch.rand(1, 3, 32, 32)
+    drv = src[:, None].repeat(1, 2, 1, 1, 1)
+    a, b = plain.generate(src, drv), sharp.generate(src, drv)
+    assert a.shape == b.shape == (1, 2, 3, 32, 32)
+    assert 0.0 <= b.min() and b.max() <= 1.0
+    from talkzoo.nn.detail import detail_layer
+
+    expected = (a + 0.5 * detail_layer(src, 16)[:, None]).clamp(0, 1)
+    torch.testing.assert_close(b, expected, atol=1e-4, rtol=0)

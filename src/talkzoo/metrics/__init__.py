@@ -9,7 +9,7 @@ unpickler, :func:`safe_load_pickle`. Each metric's ``log_name`` says which set i
 (``LVE@lip-flame``).
 
 2D families (talking video, reenactment), imported on first use so ``import talkzoo.metrics`` stays
-light: :class:`FramePSNR`, :class:`FrameSSIM`, :class:`LPIPS`, :class:`CSIM`,
+light: :class:`FrameL1`, :class:`FramePSNR`, :class:`FrameSSIM`, :class:`LPIPS`, :class:`CSIM`,
 :class:`LandmarkDistance` (LMD), :class:`AverageKeypointDistance` (AKD),
 :class:`AverageEuclideanDistance` (AED), :class:`CPBD`, :class:`PyIQA` (any pyiqa metric, local
 weights), the builder :func:`video_metrics` and the one update loop :func:`update_video_metrics`
@@ -40,6 +40,7 @@ _LAZY = {
         "LPIPS",
         "AverageEuclideanDistance",
         "AverageKeypointDistance",
+        "FrameL1",
         "FramePSNR",
         "FrameSSIM",
         "LandmarkDistance",

@@ -52,6 +52,7 @@ __all__ = [
     "LPIPS",
     "AverageEuclideanDistance",
     "AverageKeypointDistance",
+    "FrameL1",
     "FramePSNR",
     "FrameSSIM",
     "LandmarkDistance",
@@ -172,6 +173,29 @@ class FramePSNR(_MeanMetric):
                     data_range=self.data_range, reduction="none", dim=(1, 2, 3),
                 )
             )
+
+
+class FrameL1(_MeanMetric):
+    """Mean absolute pixel error of [0, 1] frames, averaged over real frames (the reenactment "L1").
+
+    ``update(preds, target, mask)``: ``(B, T, 3, H, W)`` [0, 1] videos with a ``(B, T)`` mask, or
+    ``(N, 3, H, W)`` images. Per frame the mean of ``|pred - target|`` over pixels and channels,
+    then the mean over frames (FOMM, Siarohin et al. NeurIPS 2019, Table 1 "L1", and DaGAN Table 1,
+    which report it on [0, 1] images; lower is better).
+
+    Raises:
+        DataError: bad or mismatched shapes, a mask that is not ``(B, T)``.
+    """
+
+    higher_is_better = False
+    reads = ("generated", "real", "mask")
+    log_name = "L1"
+
+    def update(self, preds: Tensor, target: Tensor, mask: Tensor | None = None) -> None:
+        """Add the L1 of every real frame."""
+        p, t = _pair_frames(preds, target, mask)
+        for i in range(0, p.shape[0], CHUNK_FRAMES):
+            self._add((p[i : i + CHUNK_FRAMES].double() - t[i : i + CHUNK_FRAMES].double()).abs().mean(dim=(1, 2, 3)))
 
 
 class FrameSSIM(StructuralSimilarityIndexMeasure):
@@ -967,14 +991,14 @@ def video_metrics(
 ) -> Any:
     """The metric collection of a 2D family, keyed by each metric's ``log_name``.
 
-    PSNR and SSIM always; CPBD for frames of at least 64 px; LMD (audio → video) or AKD
+    PSNR and SSIM always (and L1 for reenactment); CPBD for frames of at least 64 px; LMD (audio → video) or AKD
     (reenactment) with ``landmarker`` when ``landmarks`` is on (default: frames of at least 128 px);
     CSIM (against the source portrait) and, for reenactment, AED with the identity network; LPIPS,
     FID, FVD, LSE (audio → video) when ``metric_weights`` names their local weight files
     (keys ``lpips_backbone``, ``inception``, ``i3d``, ``syncnet``, ``identity``).
 
     Args:
-        family: ``"audio2video"`` or ``"reenactment"`` (:mod:`talkzoo.data.spec`).
+        family: ``"audio-to-video"`` or ``"video-to-video"`` (reenactment; :mod:`talkzoo.data.spec`).
         image_size: frame side, pixels.
         metric_weights: local weight files by key (above).
         landmarks: run the landmark metric (None: on from 128 px).
@@ -1003,6 +1027,8 @@ def video_metrics(
     weights = dict(metric_weights or {})
     size = int(image_size)
     metrics: list[Metric] = [FramePSNR(), FrameSSIM()]
+    if reenact:
+        metrics.insert(0, FrameL1())
     if size >= 64:
         metrics.append(CPBD())
     if landmarks if landmarks is not None else size >= 128:

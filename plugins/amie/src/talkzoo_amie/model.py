@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from talkzoo.data.batch import VideoBatch
 from talkzoo.data.spec import VideoDataSpec
 from talkzoo.errors import ConfigError, DataError
+from talkzoo.nn.detail import upsample_with_detail
 from talkzoo.tasks.video import AudioToVideoTask
 
 from talkzoo_amie.layers import MFCCWindows
@@ -294,11 +295,9 @@ class AMIE(AudioToVideoTask):
         h, w = source.shape[-2:]
         if (h, w) == tuple(frames.shape[-2:]):
             return frames
-        up = F.interpolate(frames, size=(h, w), mode="bilinear", align_corners=False)
         if self.detail_skip:
-            low = F.interpolate(self._to_work(source), size=(h, w), mode="bilinear", align_corners=False)
-            up = (up + source - low).clamp(0, 1)
-        return up
+            return upsample_with_detail(frames, source).clamp(0, 1)
+        return F.interpolate(frames, size=(h, w), mode="bilinear", align_corners=False)
 
     def _fixed_boxes(self, n: int, device: torch.device) -> Tensor:
         r = self.resolution

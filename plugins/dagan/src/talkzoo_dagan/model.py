@@ -31,6 +31,7 @@ from talkzoo.errors import ConfigError, DataError, MissingWeightsError
 from talkzoo.nn.perceptual import PerceptualPyramidLoss, VGG19Features
 from talkzoo.nn.optim import adam
 from talkzoo.tasks.video import ReenactmentTask
+from talkzoo.nn.detail import upsample_with_detail
 
 from talkzoo_dagan.layers import RandomTPS
 from talkzoo_dagan.losses import (
@@ -95,6 +96,9 @@ class FaceDepth(ReenactmentTask):
         working_size: side in pixels at which the networks run (frames are resized to it and
             outputs back); ``None`` = the data's size. Must be divisible by 32.
         max_eval_pairs: consecutive pairs per evaluated clip (evenly spaced), bounding memory.
+        frame_gap: frames between the two images of a pair (1 = consecutive frames, the paper's
+            "consecutive frames"; ours as an option: a larger gap gives more head motion per pair on
+            slow-moving video — the demo recipe uses 4 with ``clip_frames: 5``).
         optimizer, lr_scheduler: see :class:`~talkzoo.tasks.base.TalkingFaceTask` (default Adam 1e-4).
 
     ``generate`` returns the disparity of each driving frame as a grey video ``(B, T, 3, H, W)``
@@ -113,10 +117,14 @@ class FaceDepth(ReenactmentTask):
         max_depth: float = 100.0,
         working_size: int | None = None,
         max_eval_pairs: int = 16,
+        frame_gap: int = 1,
         optimizer: OptimizerCallable = adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
         super().__init__(spec=spec, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        if int(frame_gap) < 1:
+            raise ConfigError(f"FaceDepth: frame_gap must be >= 1, got {frame_gap}")
+        self.frame_gap = int(frame_gap)
         size = working_size or (self.spec.image_size if self.spec is not None else None)
         if size is not None and int(size) % 32:
             raise ConfigError(f"FaceDepth: working_size (or the data's image_size) must be divisible by 32, got {size}")
@@ -178,7 +186,8 @@ class FaceDepth(ReenactmentTask):
         ``max_eval_pairs`` per clip in evaluation)."""
         size = self._size()
         drv, mask = batch.driving, batch.frame_mask
-        valid = mask[:, :-1] & mask[:, 1:]
+        gap = self.frame_gap if drv.shape[1] > self.frame_gap else 1
+        valid = mask[:, :-gap] & mask[:, gap:]
         if not self.training:
             for b in range(valid.shape[0]):
                 idx = valid[b].nonzero().flatten()
@@ -190,7 +199,7 @@ class FaceDepth(ReenactmentTask):
             # one-frame windows: pair the source with the driving frame instead (both one clip)
             target, source = batch.source, batch.driving[:, 0]
         else:
-            target, source = drv[:, :-1][valid], drv[:, 1:][valid]
+            target, source = drv[:, :-gap][valid], drv[:, gap:][valid]
         return self.photometric_terms(resize(target, size), resize(source, size))
 
     @torch.no_grad()
@@ -319,6 +328,9 @@ class DaGAN(ReenactmentTask):
         tps_sigma_affine, tps_sigma_tps, tps_points: the equivariance transform (code 0.05, 0.005, 5).
         working_size: side in pixels at which the networks run (frames resized to it, outputs
             resized back); ``None`` = the data's size (paper 256).
+        detail_transfer: with a working size below the data's, add the source's fine detail, moved by
+            the dense motion's sampling grid and weighted by the occlusion map, to the upsampled
+            output (:func:`talkzoo.nn.detail.upsample_with_detail`; ours, for reduced-size runs; off).
         motion_mode: ``generate``/``animate``: ``"relative"`` (FOMM, the official demo) or ``"absolute"``.
         eval_motion_mode: motion used for the metrics (self-reenactment, FOMM's reconstruction: ``"absolute"``).
         adapt_movement_scale: scale relative motion by the keypoint hull areas (FOMM, code demo).
@@ -381,6 +393,7 @@ class DaGAN(ReenactmentTask):
         tps_sigma_tps: float = 0.005,
         tps_points: int = 5,
         working_size: int | None = None,
+        detail_transfer: bool = False,
         motion_mode: str = "relative",
         eval_motion_mode: str = "absolute",
         adapt_movement_scale: bool = True,
@@ -405,6 +418,7 @@ class DaGAN(ReenactmentTask):
         if frame_batch < 1:
             raise ConfigError(f"DaGAN frame_batch must be >= 1, got {frame_batch}")
         self.working_size = working_size
+        self.detail_transfer = bool(detail_transfer)
         self.use_depth_in_kp = use_depth_in_kp
         self.estimate_jacobian = estimate_jacobian
         self.motion_mode, self.eval_motion_mode = motion_mode, eval_motion_mode
@@ -622,6 +636,7 @@ class DaGAN(ReenactmentTask):
         with torch.no_grad():
             src = resize(source.float(), size)
             b = src.shape[0]
+            src_full = None  # the source at the output size, for detail_transfer
             depth_s = self.depth(src)
             kp_s = self.keypoints(src, depth_s)
             state = self.generator.encode_source(src, depth_s)
@@ -642,8 +657,15 @@ class DaGAN(ReenactmentTask):
                             kp_initial = {k: v.view(b, n, *v.shape[1:])[:, 0] for k, v in kp_d.items()}
                         kp_d = relative_keypoints(kp_src_n, kp_d, _expand_kp(kp_initial, n), self.adapt_movement_scale)
                     st = {k: v.repeat_interleave(n, 0) for k, v in state.items()}
-                    pred = self.generator.decode(st, kp_src_n, kp_d)["prediction"]
-                    pieces.append(resize(pred, out_h).clamp(0, 1).view(b, n, 3, out_h, out_h))
+                    dec = self.generator.decode(st, kp_src_n, kp_d)
+                    if self.detail_transfer and size < out_h:
+                        if src_full is None or src_full.shape[-1] != out_h:
+                            src_full = resize(source.float(), out_h)
+                        pred = upsample_with_detail(dec["prediction"], src_full.repeat_interleave(n, 0),
+                                                    dec["deformation"], dec["occlusion"])
+                    else:
+                        pred = resize(dec["prediction"], out_h)
+                    pieces.append(pred.clamp(0, 1).view(b, n, 3, out_h, out_h))
                 yield torch.cat(pieces, 1)
 
     def predict_for_metrics(self, batch: ReenactmentBatch) -> Tensor:

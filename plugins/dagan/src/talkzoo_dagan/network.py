@@ -22,6 +22,7 @@ import torchvision
 from torch import Tensor, nn
 
 from talkzoo.errors import ConfigError
+from talkzoo.nn.detail import resize_square
 
 from talkzoo_dagan.layers import (
     ConvELU,
@@ -48,12 +49,8 @@ __all__ = [
 ]
 
 
-def resize(x: Tensor, size: int) -> Tensor:
-    """Anti-aliased bilinear resize of ``(B, C, H, W)`` to ``(B, C, size, size)`` (identity if equal)."""
-    if x.shape[-1] == size and x.shape[-2] == size:
-        return x
-    down = size < x.shape[-1]
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=down)
+#: Anti-aliased bilinear resize of ``(B, C, H, W)`` to ``(B, C, size, size)`` (the core's one resize).
+resize = resize_square
 
 
 # ==================================================================================== stage 1
@@ -354,7 +351,8 @@ class DaGANGenerator(nn.Module):
 
     Forward: see :meth:`encode_source` (once per source) and :meth:`decode` (per driving frame);
     ``forward(source, kp_source, kp_driving, depth_source)`` does both and returns
-    ``{"prediction": (B, 3, H, W) in [0, 1], "mask", "occlusion", "deformed": (B, 3, H', W')}``.
+    ``{"prediction": (B, 3, H, W) in [0, 1], "mask", "occlusion", "deformed": (B, 3, H', W'),
+    "deformation": (B, H', W', 2) sampling grid}``.
     """
 
     def __init__(self, num_kp: int = 15, block_expansion: int = 64, max_features: int = 512, num_down: int = 2,
@@ -418,7 +416,8 @@ class DaGANGenerator(nn.Module):
             out = block(out)
         prediction = torch.sigmoid(self.final(out))
         deformed = F.grid_sample(state["source"], motion["deformation"], align_corners=True)
-        return {"prediction": prediction, "mask": motion["mask"], "occlusion": occlusion, "deformed": deformed}
+        return {"prediction": prediction, "mask": motion["mask"], "occlusion": occlusion, "deformed": deformed,
+                "deformation": motion["deformation"]}
 
     def forward(self, source: Tensor, kp_source: dict, kp_driving: dict, depth_source: Tensor | None = None) -> dict[str, Tensor]:
         return self.decode(self.encode_source(source, depth_source), kp_source, kp_driving)

@@ -34,6 +34,7 @@ from talkzoo.data.batch import ReenactmentBatch, VideoBatch
 from talkzoo.data.spec import ReenactmentDataSpec, VideoDataSpec
 from talkzoo.errors import ConfigError, DataError, MissingWeightsError
 from talkzoo.modules import build_module
+from talkzoo.nn.detail import resize_square, upsample_with_detail
 from talkzoo.tasks.video import AudioToVideoTask, ReenactmentTask
 
 from talkzoo_float.losses import (
@@ -97,6 +98,21 @@ def _to_unit(images: Tensor, size: int) -> Tensor:
     if out.shape[-1] != size:
         out = F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
     return out
+
+
+def decode_to_unit(autoencoder: MotionAutoEncoder, latent: Tensor, features: list[Tensor], size: int,
+                   source: Tensor | None = None) -> Tensor:
+    """Decode ``(N, d)`` full latents to ``(N, 3, size, size)`` [0, 1] frames.
+
+    With ``source`` (``(N, 3, size, size)`` [0, 1], the portrait at the output size) the upsampled
+    output gets the source's fine detail moved by the decoder's finest flow and weighted by its mask
+    (:func:`talkzoo.nn.detail.upsample_with_detail`); without, plain bilinear upsampling.
+    """
+    if source is None or autoencoder.image_size >= size:
+        return _to_unit(autoencoder.decode(latent, features), size)
+    rgb, grid, mask = autoencoder.decode(latent, features, return_flow=True)
+    low = (rgb.clamp(-1, 1) + 1.0) / 2.0
+    return upsample_with_detail(low, resize_square(source, size), grid, mask).clamp(0, 1)
 
 
 def ravdess_emotion(name: str) -> int | None:
@@ -266,6 +282,12 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
         eye_roi, lip_roi: RoI sides in pixels at 512 px (GFPGAN's 80 and 120), scaled to ``image_size``.
         adversarial_start: generator steps before the adversarial and FSM terms switch on (0 = from
             the start; ours — the CPU demo warms up on L1 + perceptual first).
+        flow_init: ``"identity"`` (default; ours: the decoder's flow heads start at the identity
+            warp, :meth:`~talkzoo_float.network.FlowWarpDecoder.reset_flows_to_identity`) or
+            ``"random"`` (the modulated-conv init of LIA's code).
+        detail_transfer: when ``network_size`` is below the data's size, add the source's fine detail
+            (moved by the decoder's finest flow, weighted by its mask) to the upsampled output
+            (:func:`talkzoo.nn.detail.upsample_with_detail`; ours, for reduced-size runs; default off).
         discriminator_optimizer: callable ``params -> Optimizer`` for all discriminators.
         optimizer: generator optimiser (default Adam lr 2e-4, betas (0, 0.99)).
         lr_scheduler, metric_weights, landmark_metrics: see :class:`~talkzoo.tasks.video.ReenactmentTask`.
@@ -301,6 +323,8 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
         eye_roi: float = 80.0,
         lip_roi: float = 120.0,
         adversarial_start: int = 0,
+        flow_init: Literal["identity", "random"] = "identity",
+        detail_transfer: bool = False,
         discriminator_optimizer: OptimizerCallable = _lia_adam,
         optimizer: OptimizerCallable = _lia_adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -313,6 +337,10 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
         size = int(network_size or (self.spec.image_size if self.spec is not None else 512))
         self.net_size = size
         self.autoencoder = MotionAutoEncoder(size, latent_dim, num_motions, channel_base, max_channels, mlp_layers, noise)
+        if flow_init not in ("identity", "random"):
+            raise ConfigError(f"FLOAT stage 1: flow_init must be 'identity' or 'random', got {flow_init!r}")
+        if flow_init == "identity":
+            self.autoencoder.decoder.reset_flows_to_identity()
         self.hparams["network_size"] = size  # the resolved size (a stage-2 model reads it)
         self.weights = {
             "l1": lambda_l1, "perceptual": lambda_perceptual, "component_perceptual": lambda_component_perceptual,
@@ -331,6 +359,7 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
         self.eye_roi = max(8, int(round(eye_roi * size / 512)))
         self.lip_roi = max(8, int(round(lip_roi * size / 512)))
         self.adversarial_start = int(adversarial_start)
+        self.detail_transfer = bool(detail_transfer)
         self.discriminator_optimizer_factory = discriminator_optimizer
         self._warned_landmarks = False
 
@@ -495,8 +524,8 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
             sel = bidx[i : i + chunk]
             coeff = self.autoencoder.encode(_to_signed(flat[i : i + chunk].float(), self.net_size), with_features=False).coefficients
             latent = enc.identity[sel] + self.autoencoder.basis(coeff)
-            recon = self.autoencoder.decode(latent, [f[sel] for f in enc.features])
-            out.append(_to_unit(recon, size))
+            out.append(decode_to_unit(self.autoencoder, latent, [f[sel] for f in enc.features], size,
+                                      source[sel].float() if self.detail_transfer else None))
         return torch.cat(out).view(b, t, 3, size, size)
 
 
@@ -630,6 +659,9 @@ class FLOAT(AudioToVideoTask):
         audio_context_frames: audio context (frames) on each side of a window when its features are
             computed window by window (ours; 25 = 1 s).
         decode_batch: frames decoded per decoder call.
+        detail_transfer: when the stage-1 network runs below the data's size, add the portrait's fine
+            detail, moved by the decoder's finest flow, to the upsampled frames (:func:`decode_to_unit`;
+            ours, for reduced-size runs; default off).
         latent_cache: SQLite file caching stage-1 coefficients of training frames (None: off).
         optimizer: default Adam lr 1e-5. lr_scheduler, metric_weights, landmark_metrics: see the base.
 
@@ -667,6 +699,7 @@ class FLOAT(AudioToVideoTask):
         cfg_emotion: float = 1.0,
         audio_context_frames: int = 25,
         decode_batch: int = 16,
+        detail_transfer: bool = False,
         latent_cache: str | None = None,
         optimizer: OptimizerCallable = _fmt_adam,
         lr_scheduler: LRSchedulerCallable | None = None,
@@ -724,6 +757,7 @@ class FLOAT(AudioToVideoTask):
         self.nfe, self.time_grid = int(nfe), time_grid
         self.cfg_audio, self.cfg_emotion = float(cfg_audio), float(cfg_emotion)
         self.audio_context_frames, self.decode_batch = int(audio_context_frames), int(decode_batch)
+        self.detail_transfer = bool(detail_transfer)
         self.latent_cache_path = latent_cache
         self._cache: LatentCache | None = None
 
@@ -916,15 +950,18 @@ class FLOAT(AudioToVideoTask):
             piece = F.pad(piece, (0, a1 - a0 - piece.shape[1]))
         return self.audio_features(piece, None, hi - lo)[:, start - lo : stop - lo]
 
-    def _decode(self, latents: Tensor, identity: Tensor, features: list[Tensor], out_size: int) -> Tensor:
-        """``(B, n, d)`` motion latents → ``(B, n, 3, out, out)`` [0, 1] frames, ``decode_batch`` frames per call."""
+    def _decode(self, latents: Tensor, identity: Tensor, features: list[Tensor], out_size: int, source: Tensor | None = None) -> Tensor:
+        """``(B, n, d)`` motion latents → ``(B, n, 3, out, out)`` [0, 1] frames, ``decode_batch`` frames per call
+        (``source``: the ``(B, 3, H, W)`` portrait for :attr:`detail_transfer`)."""
         b, n, d = latents.shape
         flat = (identity[:, None] + latents).reshape(b * n, d)
         bidx = torch.arange(b, device=latents.device).repeat_interleave(n)
+        src = resize_square(source.float(), out_size) if (source is not None and self.detail_transfer) else None
         out = []
         for i in range(0, b * n, self.decode_batch):
             sel = bidx[i : i + self.decode_batch]
-            out.append(_to_unit(self.autoencoder.decode(flat[i : i + self.decode_batch], [f[sel] for f in features]), out_size))
+            out.append(decode_to_unit(self.autoencoder, flat[i : i + self.decode_batch], [f[sel] for f in features], out_size,
+                                      None if src is None else src[sel]))
         return torch.cat(out).view(b, n, 3, out_size, out_size)
 
     @torch.no_grad()
@@ -1006,7 +1043,7 @@ class FLOAT(AudioToVideoTask):
             keep = x[:, : stop - start]
             if edit is not None:
                 keep = keep + edit
-            yield self._decode(keep, enc.identity, enc.features, out_size)
+            yield self._decode(keep, enc.identity, enc.features, out_size, source)
 
     @torch.no_grad()
     def generate(  # type: ignore[override]

@@ -175,7 +175,19 @@ class FlowWarpDecoder(nn.Module):
             self.to_rgbs.append(ToRGB(out))
             prev = out
 
-    def forward(self, z: Tensor, features: list[Tensor]) -> Tensor:
+    def reset_flows_to_identity(self) -> None:
+        """Zero every flow head's weights: each level starts as the identity warp with mask 0.5.
+
+        Ours (the paper and LIA are silent on the initialisation): with the random modulated 1x1
+        init the first flows move features by up to ~0.8 of the image and training starts from
+        scrambled warps; from the identity it starts by copying the source (a far faster start).
+        """
+        for head in self.to_flows:
+            nn.init.zeros_(head.conv.weight)
+
+    def forward(self, z: Tensor, features: list[Tensor], return_flow: bool = False) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+        """``return_flow``: also return the finest level's sampling grid ``(B, S, S, 2)`` and
+        occlusion mask ``(B, 1, S, S)`` (used to move the source's fine detail, talkzoo.nn.detail)."""
         feats = list(reversed(features))  # coarsest (8 px) first
         if len(feats) != len(self.convs):
             raise ConfigError(f"FlowWarpDecoder: expected {len(self.convs)} skip features, got {len(feats)}")
@@ -187,6 +199,8 @@ class FlowWarpDecoder(nn.Module):
             warped = F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=True) * mask
             out = warped + out * (1.0 - mask)
             rgb = to_rgb(warped, rgb)
+        if return_flow:
+            return rgb, grid, mask
         return rgb
 
 
@@ -215,9 +229,10 @@ class MotionAutoEncoder(nn.Module):
         """``(B, 3, S, S)`` → ``(B, d)`` motion latent ``w_{r→X} = Q λ(X)`` (no skip features kept)."""
         return self.basis(self.encoder(image, with_features=False).coefficients)
 
-    def decode(self, latent: Tensor, features: list[Tensor]) -> Tensor:
-        """``(B, d)`` full latent ``w_{S→r} + w_{r→D}`` and the source's features → ``(B, 3, S, S)``."""
-        return self.decoder(latent, features)
+    def decode(self, latent: Tensor, features: list[Tensor], return_flow: bool = False) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+        """``(B, d)`` full latent ``w_{S→r} + w_{r→D}`` and the source's features → ``(B, 3, S, S)``
+        (with ``return_flow``, also the finest sampling grid and mask, :class:`FlowWarpDecoder`)."""
+        return self.decoder(latent, features, return_flow)
 
     def forward(self, source: Tensor, driving: Tensor) -> Tensor:
         """Reconstruct ``driving`` from ``source``: ``(B, 3, S, S)`` x2 → ``(B, 3, S, S)``."""
