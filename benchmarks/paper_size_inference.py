@@ -11,7 +11,7 @@ Sizes (random weights; timing does not depend on them, deviations are relative t
   transformer) and ``recipes/ottalk_voca.yaml`` (HuBERT, interpolated after; the recipe names
   HuBERT *Large*, the issue asks for the base size);
 * DualTalker at ``dualtalker_voca`` sizes: d = 128, 4 heads, FF 2048, 1 layer, max_context 600,
-  30 s encoder windows with 2 s overlap; OT-Talk at ``ottalk_voca`` sizes (K = 6, 50 PCA
+  30 s encoder windows with 1 s overlap; OT-Talk at ``ottalk_voca`` sizes (K = 6, 50 PCA
   components, audio-only PCA input); both on a 5023-vertex stand-in mesh (VOCASET's vertex count,
   a triangulated grid from ``speed_memory.py``), 8 training speakers, 30 fps;
 * the reference: FaceFormer's published ``predict()`` semantics at its VOCASET sizes (feature 64,
@@ -35,10 +35,12 @@ process; the JSON keeps every time, the minimum and the median, the real-time fa
 seconds / wall seconds) and, for the speed options, the maximum vertex deviation from the fp32
 output in mm (and relative to the fp32 motion's largest displacement).
 
-``--animate-seconds S``: ``talkzoo animate`` (``talkzoo.animate.animate``, --no-render, streaming
-to the .npy) on S seconds of noise at 5023 vertices, in its own child process, with the model
-handed in instead of a checkpoint: resident-memory growth (peak RSS during minus RSS before)
-against the size of the output array.
+``--animate-seconds S [S ...]`` (default 19 600): ``talkzoo animate`` (``talkzoo.animate.animate``,
+--no-render, streaming to the .npy) on S seconds of noise at 5023 vertices, each in its own child
+process, with the model handed in instead of a checkpoint: resident-memory growth (peak RSS during
+animate — the peak is reset after the model is built — minus RSS before) against the size of the
+output array, and the real-time factor of the longest run relative to the shortest (same path,
+same options).
 
 ``--quick``: 2 and 5 s, one repetition, one thread, all variants, animate on 20 s: a smoke run.
 Timings on a shared machine: read them with the load average recorded in the JSON.
@@ -58,7 +60,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _memory import current_rss_mb, peak_rss_mb  # benchmarks/_memory.py
+from _memory import current_rss_mb, peak_rss_mb, reset_peak_rss  # benchmarks/_memory.py
 
 RATE = 16000
 FPS = 30.0
@@ -324,6 +326,7 @@ def _animate_worker(seconds: float, threads: int, fused: bool = False) -> dict:
         wav = tmp / "speech.wav"
         sf.write(wav, (0.1 * gen.standard_normal(int(seconds * RATE))).astype(np.float32), RATE)
         del gen
+        reset = reset_peak_rss()  # the peak of building the model (before animate) is not animate's
         rss_before = current_rss_mb()
         start = time.perf_counter()
         targets = animate("stand-in.ckpt", wav, tmp / "out", template=str(tmp / "template.npy"), render=False)
@@ -335,7 +338,7 @@ def _animate_worker(seconds: float, threads: int, fused: bool = False) -> dict:
     return {
         "audio_seconds": seconds, "threads": torch.get_num_threads(), "fused_decoder": fused, "output_shape": shape, "finite_tail": finite,
         "wall_seconds": elapsed, "real_time_factor": seconds / elapsed, "output_mb": output_mb,
-        "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb(), "rss_growth_mb": growth,
+        "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb(), "rss_growth_mb": growth, "peak_reset_before_animate": reset,
         "growth_vs_output": growth / output_mb, "load_average": os.getloadavg(),
     }  # fmt: skip
 
@@ -375,7 +378,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="torch threads; 0 = all cores")
     parser.add_argument("--variants", nargs="+", default=list(ALL_VARIANTS), choices=ALL_VARIANTS)
-    parser.add_argument("--animate-seconds", type=float, default=600.0, help="0 = skip the animate memory run")
+    parser.add_argument("--animate-seconds", type=float, nargs="+", default=[19.0, 600.0],
+                        help="durations of the animate runs (memory, and the real-time factor of the longest vs the "
+                        "shortest through the same path); 0 = skip")
     parser.add_argument("--animate-fused", action="store_true", help="the animate run with fused_decoder=True")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
@@ -390,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_animate_worker(float(seconds), int(threads), fused == "1")))
         return
     if args.quick:
-        args.durations, args.reps, args.threads, args.animate_seconds = [2.0, 5.0], 1, [1], 20.0
+        args.durations, args.reps, args.threads, args.animate_seconds = [2.0, 5.0], 1, [1], [5.0, 20.0]
     out_path = args.out or Path(__file__).parent / "results" / (
         "paper_size_inference_quick.json" if args.quick else "paper_size_inference.json"
     )
@@ -405,10 +410,18 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if k != "seconds"}), flush=True)
     animate_runs = []
-    if args.animate_seconds > 0:
+    for seconds in [s for s in args.animate_seconds if s > 0]:
         fused = "1" if args.animate_fused else "0"
-        animate_runs.append(_child("--animate-worker", str(args.animate_seconds), str(args.threads[0]), fused))
+        animate_runs.append(_child("--animate-worker", str(seconds), str(args.threads[0]), fused))
         print(json.dumps(animate_runs[-1]), flush=True)
+    if len(animate_runs) >= 2:
+        short, long_ = min(animate_runs, key=lambda r: r["audio_seconds"]), max(animate_runs, key=lambda r: r["audio_seconds"])
+        animate_summary = {"short_seconds": short["audio_seconds"], "long_seconds": long_["audio_seconds"],
+                           "rtf_short": short["real_time_factor"], "rtf_long": long_["real_time_factor"],
+                           "rtf_long_vs_short": long_["real_time_factor"] / short["real_time_factor"]}
+        print(json.dumps(animate_summary), flush=True)
+    else:
+        animate_summary = None
     report = {
         "benchmark": "paper_size_inference",
         "issue": 17,
@@ -417,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
             "vertices": VERTICES, "fps": FPS, "sample_rate": RATE, "speakers": SPEAKERS,
             "dualtalker": "recipes/dualtalker_voca.yaml: wav2vec2-base (random, default transformers config, "
             "interpolated to 30 fps before the transformer), d=128, 4 heads, FF 2048, 1 layer, max_context 600, "
-            "encoder windows 30 s / 2 s overlap ('once' layout)",
+            "encoder windows 30 s / 1 s overlap ('once' layout), per-window projection, lean CNN",
             "ottalk": "recipes/ottalk_voca.yaml: HuBERT-base (random, default config), K=6, 50 PCA components, "
             "pca_input=audio, 30 s windows",
             "faceformer": "predict() semantics at FaceFormer's VOCASET sizes: feature 64, 4 heads, FF 128, 1 layer, "
@@ -431,6 +444,7 @@ def main(argv: list[str] | None = None) -> None:
         "rows": rows,
         "ratios": _ratios(rows),
         "animate_streaming": animate_runs,
+        "animate_rtf": animate_summary,
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, indent=2) + "\n")

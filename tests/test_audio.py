@@ -288,3 +288,21 @@ def test_mel_cmvn_removes_constant_gain_and_normalises():
     torch.testing.assert_close(base.mean(0), torch.zeros(20), atol=1e-4, rtol=0)
     torch.testing.assert_close(base.std(0, unbiased=False), torch.ones(20), atol=1e-3, rtol=0)
     assert enc(audio, None, 30).shape == (1, 30, 20)
+
+
+@pytest.mark.parametrize("cls", [Wav2Vec2Encoder, HubertEncoder])
+def test_lean_feature_extractor_is_bit_identical_and_only_for_one_group_per_channel(cls):
+    """#17: the memory-lean CNN path (GroupNorm + activation applied channel-chunk by chunk in place)
+    gives exactly the transformers extractor's output; LayerNorm CNNs and autograd use the module."""
+    torch.manual_seed(0)
+    enc = cls(config_overrides=TINY).eval()
+    ext = enc.model.feature_extractor
+    audio = torch.randn(2, 4000) * 0.1
+    with torch.no_grad():
+        lean = enc._lean_extract(ext, audio, chunk=3, time_chunk=50)
+        ref = ext(audio)
+    assert lean is not None and torch.equal(lean, ref)
+    assert enc._lean_extract(ext, audio) is None  # grad enabled: the module itself
+    layer_norm = cls(config_overrides={**TINY, "feat_extract_norm": "layer"}).eval()
+    with torch.no_grad():
+        assert layer_norm._lean_extract(layer_norm.model.feature_extractor, audio) is None

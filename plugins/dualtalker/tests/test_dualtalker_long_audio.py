@@ -219,3 +219,19 @@ def test_long_audio_config_errors():
         tiny_model(encoder_chunk_overlap_seconds=-1.0)
     with pytest.raises(ConfigError):
         KVWindow(window=0)
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_per_window_projection_equals_projecting_afterwards(encoder, one_thread):
+    """``project=`` (used by generate, #17: long audio keeps 128-d instead of encoder-width features)
+    gives the projected features of the plain chunked encoding: windowed, padded and short batches."""
+    model = tiny_model(audio_encoder=ENCODERS[encoder](), encoder_chunk_seconds=1.0, encoder_chunk_overlap_seconds=0.2).eval()
+    proj = model.network.audio_encoder_proj
+    for lengths in ([100, 45], [100], [29, 20]):
+        batch = make_batch(lengths)
+        frames = torch.tensor(lengths)
+        with torch.no_grad():
+            ref = proj(model.encode_audio_chunked(batch.audio, batch.audio_mask, frames, max(lengths)))
+            got = model.encode_audio_chunked(batch.audio, batch.audio_mask, frames, max(lengths), project=proj)
+        assert got.shape == ref.shape == (len(lengths), max(lengths), proj.out_features)
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=1e-5)

@@ -357,12 +357,55 @@ class PretrainedSpeechEncoder(AudioEncoder):
                 total = int(frame_lengths.max())
                 parts = []
                 for b in range(audio.shape[0]):
-                    feats = extractor(audio[b : b + 1, : int(lengths[b])])  # (1, C, F_b)
+                    one = audio[b : b + 1, : int(lengths[b])]
+                    feats = self._lean_extract(extractor, one)
+                    feats = extractor(one) if feats is None else feats  # (1, C, F_b)
                     parts.append(F.pad(feats, (0, total - feats.shape[-1])))
                 feats = torch.cat(parts, dim=0)
             else:
-                feats = extractor(audio)
+                feats = self._lean_extract(extractor, audio)
+                if feats is None:
+                    feats = extractor(audio)
         return feats.transpose(1, 2), frame_lengths
+
+    @staticmethod
+    def _lean_extract(extractor: nn.Module, audio: Tensor, chunk: int = 64, time_chunk: int = 4096) -> Tensor | None:
+        """The CNN feature extractor's output with a smaller peak memory, bit for bit the same.
+
+        Run as modules, each convolution of wav2vec 2.0 / HuBERT base allocates a work buffer as
+        large as its output (197 MB for the first layer's 512 x 96,000 float32 output at 30 s), and
+        the first layer's GroupNorm (one group per channel, over the whole time axis) and every
+        GELU make a further copy. Here every convolution runs ``time_chunk`` output frames at a time
+        into one preallocated output, the GroupNorm and activation of the first layer run ``chunk``
+        channels at a time written back in place, and later layers' exact GELU runs in place after
+        their input is released: one layer's input and output are alive, nothing more (issue #17,
+        ``talkzoo animate``'s memory: 597 -> about 300 MB at 30 s). Per-channel statistics and
+        per-output dot products do not depend on the split, so the result is identical (tested).
+        Returns None when the layout is not that one (LayerNorm CNNs, other encoders, autograd on):
+        the caller then runs the extractor as it is.
+        """
+        layers = getattr(extractor, "conv_layers", None)
+        if layers is None or torch.is_grad_enabled() or len(layers) == 0:
+            return None
+        first = layers[0]
+        norm = getattr(first, "layer_norm", None)
+        if not (isinstance(norm, nn.GroupNorm) and norm.num_groups == norm.num_channels and isinstance(getattr(first, "conv", None), nn.Conv1d)
+                and hasattr(first, "activation")):
+            return None
+        rest_ok = all(getattr(layer, "layer_norm", None) is None and isinstance(getattr(layer, "conv", None), nn.Conv1d)
+                      and _exact_gelu(getattr(layer, "activation", None)) for layer in layers[1:])
+        if not rest_ok:
+            return None
+        hidden = _chunked_conv1d(first.conv, audio[:, None], time_chunk)
+        for c in range(0, hidden.shape[1], chunk):
+            part = hidden[:, c : c + chunk]
+            weight = None if norm.weight is None else norm.weight[c : c + chunk]
+            bias = None if norm.bias is None else norm.bias[c : c + chunk]
+            part.copy_(first.activation(F.group_norm(part, part.shape[1], weight, bias, norm.eps)))
+        for layer in layers[1:]:
+            hidden = _chunked_conv1d(layer.conv, hidden, time_chunk)  # the input is released here
+            torch.ops.aten.gelu_(hidden)  # in place: the exact GELU of the module, same values
+        return hidden
 
     def _min_samples(self) -> int:
         """Fewest input samples giving one CNN frame (400 for the standard configs)."""
@@ -412,6 +455,27 @@ class PretrainedSpeechEncoder(AudioEncoder):
         for _ in range(config.num_adapter_layers):
             lengths = torch.div(lengths - 1, config.adapter_stride, rounding_mode="floor") + 1
         return lengths
+
+
+def _chunked_conv1d(conv: nn.Conv1d, x: Tensor, time_chunk: int) -> Tensor:
+    """``conv(x)`` for ``(B, C, S)`` computed ``time_chunk`` output frames at a time into one output
+    (no padding, dilation 1: the layout of wav2vec 2.0's CNN; other convolutions run whole)."""
+    k, stride = conv.kernel_size[0], conv.stride[0]
+    length = (x.shape[-1] - k) // stride + 1
+    if conv.padding not in ((0,), 0) or conv.dilation != (1,) or length <= time_chunk:
+        return conv(x)
+    out = x.new_empty(x.shape[0], conv.out_channels, length)
+    for a in range(0, length, time_chunk):
+        b = min(length, a + time_chunk)
+        out[..., a:b] = conv(x[..., a * stride : (b - 1) * stride + k])
+    return out
+
+
+def _exact_gelu(activation: Any) -> bool:
+    """Whether ``activation`` is the exact (erf) GELU, so ``aten.gelu_`` computes the same values in place."""
+    if isinstance(activation, nn.GELU):
+        return activation.approximate == "none"
+    return getattr(activation, "act", None) is F.gelu  # transformers' GELUActivation
 
 
 class Wav2Vec2Encoder(PretrainedSpeechEncoder):

@@ -37,7 +37,7 @@ from talkzoo.modules import build_module
 from talkzoo.nn.optim import adam
 from talkzoo.nn.sequence import samples_per_sequence, sequence_frame_counts
 from talkzoo.nn.state import accept_unprefixed_keys
-from talkzoo.nn.fast_inference import InferenceEncoderCache, check_encoder_precision
+from talkzoo.nn.fast_inference import InferenceEncoderCache, check_encoder_precision, release_freed_memory
 from talkzoo.nn.windows import LAYOUTS, check_window_options, plan_audio_windows, window_samples
 from talkzoo.tasks.mesh import AudioToMeshTask
 
@@ -136,10 +136,11 @@ class DualTalker(AudioToMeshTask):
             this length (see :meth:`encode_audio_chunked`), so wav2vec 2.0's self-attention memory
             (quadratic in length) stays bounded. ``None`` = always encode the whole waveform.
         encoder_chunk_overlap_seconds: context, in seconds, each window keeps on either side of the
-            frames it contributes (``2 * overlap < encoder_chunk_seconds``). The 2 s default is about
-            the receptive context of wav2vec 2.0's first transformer input, its positional
-            convolution (kernel 128 tokens: +-64 tokens, 2.1 s at 30 fps tokens, 1.3 s at 50 Hz);
-            self-attention beyond it is global, so no overlap makes windows exact (ours).
+            frames it contributes (``2 * overlap < encoder_chunk_seconds``). The 1 s default (2 s
+            before issue #17) is about the reach of wav2vec 2.0's positional convolution (kernel
+            128 tokens: +-64 tokens, 1.3 s at 50 Hz); self-attention beyond it is global, so no
+            overlap makes windows exact, and each seam costs ``2 * overlap`` of re-encoded audio
+            (at 1 s: 7 % more audio encoded for 10 minutes instead of 15 %) (ours).
         encoder_chunk_layout: ``"once"`` (default: the audio is encoded once plus ``2 * overlap``
             per seam, windows of at most ``encoder_chunk_seconds``) or ``"spread"`` (every window
             ``encoder_chunk_seconds`` long, evenly spread; the layout before issue #17, which
@@ -200,7 +201,7 @@ class DualTalker(AudioToMeshTask):
         unseen_speaker: str | int = 0,
         max_context: int | None = 600,
         encoder_chunk_seconds: float | None = 30.0,
-        encoder_chunk_overlap_seconds: float = 2.0,
+        encoder_chunk_overlap_seconds: float = 1.0,
         encoder_chunk_layout: str = "once",
         encoder_precision: str = "fp32",
         fused_decoder: bool = False,
@@ -271,6 +272,7 @@ class DualTalker(AudioToMeshTask):
         num_frames: int | Tensor,
         total: int,
         encoder: nn.Module | None = None,
+        project: nn.Module | None = None,
     ) -> Tensor:
         """Audio features ``A`` like :meth:`encode_audio`, with long audio encoded window by window.
 
@@ -298,10 +300,15 @@ class DualTalker(AudioToMeshTask):
             total: padded frame count ``T`` of the output.
             encoder: module to run instead of the network's ``audio_encoder`` (same weights, e.g.
                 :func:`talkzoo.nn.fast_inference.fast_encoder`); ``None`` = the network's.
+            project: optional per-frame module (e.g. the network's ``audio_encoder_proj``) applied to
+                each window's features before they are kept, so long audio holds ``(T, C')`` projected
+                features instead of ``(T, C)`` encoder features (768 -> 128 channels at paper size).
+                Equal to projecting the result afterwards (frames past ``num_frames`` get
+                ``project(0)``, as they would).
 
         Returns:
-            ``(B, T, C)`` features (dtype of the encoder output); frames past a sequence's
-            ``num_frames`` are zero.
+            ``(B, T, C)`` features (dtype of the encoder output; ``C'`` with ``project``); frames past
+            a sequence's ``num_frames`` are zero (``project(0)`` with ``project``).
 
         Raises:
             DataError: propagated from the encoder (e.g. a sequence without samples).
@@ -310,7 +317,8 @@ class DualTalker(AudioToMeshTask):
         chunk_samples = window_samples(self.encoder_chunk_seconds, float(self.mesh_spec.sample_rate))
         samples = samples_per_sequence(audio, audio_mask)
         if chunk_samples is None or int(samples.max()) <= chunk_samples:
-            return self.network.encode_audio(audio, audio_mask, num_frames, total, encoder)
+            feats = self.network.encode_audio(audio, audio_mask, num_frames, total, encoder)
+            return feats if project is None else project(feats)
         counts = (
             num_frames.reshape(-1).expand(bsz).tolist() if isinstance(num_frames, Tensor) else [int(num_frames)] * bsz
         )
@@ -320,18 +328,23 @@ class DualTalker(AudioToMeshTask):
             wave = audio[b : b + 1, :length]
             if length <= chunk_samples:
                 feats = self.network.encode_audio(wave, None, frames, frames, encoder)  # (1, frames, C)
+                feats = feats if project is None else project(feats)
             else:
-                feats = self._encode_windows(wave, frames, encoder)
+                feats = self._encode_windows(wave, frames, encoder, project)
             if bsz == 1 and feats.shape[1] == total:  # one sequence filling the output: no second copy
                 return feats
             if out is None:
                 out = feats.new_zeros(bsz, total, feats.shape[2])
+                if project is not None:  # padding frames: project(0), as when projecting afterwards
+                    zeros = audio.new_zeros(bsz, total, int(self.network.audio_encoder.output_dim))
+                    out = project(zeros).to(feats.dtype)
             keep = min(frames, total)
             out[b, :keep] = feats[0, :keep]
         return out
 
-    def _encode_windows(self, wave: Tensor, frames: int, encoder: nn.Module | None = None) -> Tensor:
-        """Encode one ``(1, S)`` waveform in overlapping windows → ``(1, frames, C)`` (see :meth:`encode_audio_chunked`)."""
+    def _encode_windows(self, wave: Tensor, frames: int, encoder: nn.Module | None = None, project: nn.Module | None = None) -> Tensor:
+        """Encode one ``(1, S)`` waveform in overlapping windows → ``(1, frames, C)`` (see
+        :meth:`encode_audio_chunked`; ``project`` applied per window)."""
         out = None
         plan = plan_audio_windows(
             wave.shape[1], frames, float(self.mesh_spec.sample_rate), self.encoder_chunk_seconds,
@@ -341,9 +354,16 @@ class DualTalker(AudioToMeshTask):
             first, stop = win.support
             n = win.stop - win.start
             feats = self.network.encode_audio(wave[:, win.sample_start : win.sample_stop], None, n, n, encoder)
+            if project is not None:
+                feats = project(feats[:, first - win.start : stop - win.start])
+                first_local = 0
+            else:
+                first_local = first - win.start
             if out is None:  # written window by window: no list of pieces and no concatenated copy
                 out = feats.new_empty(1, frames, feats.shape[2])
-            out[:, first:stop] = feats[:, first - win.start : stop - win.start]
+            out[:, first:stop] = feats[:, first_local : first_local + stop - first]
+            del feats
+            release_freed_memory()  # the window's activations go back to the OS, not into a growing heap
         return out
 
     # ================================================================== training
@@ -470,7 +490,7 @@ class DualTalker(AudioToMeshTask):
         frames, total = sequence_frame_counts(samples_per_sequence(audio, audio_mask), spec.sample_rate, spec.fps, num_frames)
         style = self.network.style(self.resolve_speaker(speaker))
         encoder = self._fast_encoders.get(self.network.audio_encoder, self.encoder_precision)
-        x = self.network.audio_encoder_proj(self.encode_audio_chunked(audio, audio_mask, frames, total, encoder))
+        x = self.encode_audio_chunked(audio, audio_mask, frames, total, encoder, project=self.network.audio_encoder_proj)
         if sink is not None:
 
             def to_vertices(start: int, block: Tensor) -> None:
