@@ -42,7 +42,7 @@ def _audio(seconds: float, seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("options", VARIANTS)
 def test_step_tables_are_bit_identical(options):
     """Within and beyond max_context (ring steady state), tables on == tables off."""
-    model = tiny_model(max_context=9, ppe_period=7, bias_period=4, **options).eval()
+    model = tiny_model(max_context=9, ppe_period=7, bias_period=4, fused_decoder=False, **options).eval()
     audio, template = _audio(1.0), 0.1 * torch.randn(1, VERTS, 3)
     with torch.no_grad():
         fast = model.generate(audio, template, torch.tensor([1]))
@@ -82,7 +82,7 @@ def test_generate_adds_the_template_in_place_with_the_old_values(monkeypatch):
 
 @pytest.mark.parametrize("block", [1, 7, 30, 100])
 def test_sink_receives_the_returned_frames_in_blocks(block):
-    model = tiny_model(max_context=11).eval()
+    model = tiny_model(max_context=11, fused_decoder=False).eval()  # bit for bit (the fused path: its own test)
     audio, template = _audio(1.0, seed=3), 0.1 * torch.randn(1, VERTS, 3)
     seen: list[tuple[int, int]] = []
     parts: list[torch.Tensor] = []
@@ -124,14 +124,14 @@ def test_encoder_precision_options():
     audio, template = _audio(1.0, seed=5), 0.1 * torch.randn(1, VERTS, 3)
     outs = {}
     for precision in ("fp32", "int8", "bf16"):
-        model = tiny_model(audio_encoder=_tiny_wav2vec2(), encoder_precision=precision).eval()
+        model = tiny_model(audio_encoder=_tiny_wav2vec2(), encoder_precision=precision, fused_decoder=False).eval()
         before = {k: v.clone() for k, v in model.state_dict().items()}
         with torch.no_grad():
             outs[precision] = model.generate(audio, template)
         after = model.state_dict()
         assert all(torch.equal(before[k], after[k]) for k in before)  # the fp32 weights are untouched
         assert not any("quant" in k or "_packed" in k for k in after)  # the int8 copy is not in the checkpoint
-    ref = tiny_model(audio_encoder=_tiny_wav2vec2()).eval()
+    ref = tiny_model(audio_encoder=_tiny_wav2vec2(), fused_decoder=False).eval()
     ref.network.step_tables = False
     with torch.no_grad():
         assert torch.equal(ref.generate(audio, template), outs["fp32"])
@@ -155,10 +155,11 @@ def test_fast_encoder_cache_rebuilds_after_a_weight_update():
 
 @pytest.mark.parametrize("options", VARIANTS[:3])
 def test_fused_decoder_is_the_same_map_up_to_rounding(options):
-    """``fused_decoder``: equal to the default loop up to float rounding; sink blocks agree with the whole."""
+    """``fused_decoder`` (the default): equal to the step-by-step loop (``False``) up to float rounding;
+    sink blocks agree with the whole; the default is the fused path."""
     audio, template = _audio(1.0, seed=7), 0.1 * torch.randn(1, VERTS, 3)
     with torch.no_grad():
-        ref = tiny_model(max_context=9, **options).eval().generate(audio, template)
+        ref = tiny_model(max_context=9, fused_decoder=False, **options).eval().generate(audio, template)
         fused_model = tiny_model(max_context=9, fused_decoder=True, **options).eval()
         fused = fused_model.generate(audio, template)
         parts = []
@@ -168,3 +169,4 @@ def test_fused_decoder_is_the_same_map_up_to_rounding(options):
     torch.testing.assert_close(fused, ref, rtol=0, atol=1e-5 * float(motion) + 1e-6)
     torch.testing.assert_close(torch.cat(parts, dim=1), fused, rtol=0, atol=1e-6)
     assert [p.shape[1] for p in parts] == [8, 8, 8, 6]
+    assert tiny_model(max_context=9, **options).network.fused_feedback

@@ -150,11 +150,13 @@ class DualTalker(AudioToMeshTask):
             exact), ``"int8"`` (dynamic int8 quantisation of its linear layers, CPU) or ``"bf16"``
             (autocast). Ours, not the paper's; speed and vertex deviation measured in
             ``benchmarks/paper_size_inference.py`` (:mod:`talkzoo.nn.fast_inference`).
-        fused_decoder: :meth:`generate` only, opt-in (ours): feed the prediction back through one
+        fused_decoder: :meth:`generate` only (ours; on by default since issue #17, ``False`` gives the
+            step-by-step loop of earlier versions bit for bit): feed the prediction back through one
             ``d x d`` map ``W_e W_d`` (motion encoder after motion decoder, equal in exact
             arithmetic) and decode the vertices in blocks of frames with one matrix product each,
             so a frame no longer reads the two ``3V x d`` matrices (2 x 7.7 MB at 5023 vertices).
-            Float rounding differs from the default loop; the deviation is in the benchmark.
+            Still fp32; only the float rounding differs (1.5e-5 mm at paper size, 1.3e-6 of the
+            motion: ``benchmarks/paper_size_inference.py``), for 1.12x at 19 s.
 
     Raises:
         ConfigError: missing spec, bad option values, or an encoder without ``output_dim``.
@@ -204,7 +206,7 @@ class DualTalker(AudioToMeshTask):
         encoder_chunk_overlap_seconds: float = 1.0,
         encoder_chunk_layout: str = "once",
         encoder_precision: str = "fp32",
-        fused_decoder: bool = False,
+        fused_decoder: bool = True,
     ) -> None:
         # From a checkpoint the encoder arrives as its recorded {"class_path", "init_args"} config.
         audio_encoder = build_module(audio_encoder)
