@@ -292,3 +292,37 @@ def test_detail_transfer_keeps_the_output_size_and_adds_the_source_detail():
 
     expected = (a + 0.5 * detail_layer(src, 16)[:, None]).clamp(0, 1)
     torch.testing.assert_close(b, expected, atol=1e-4, rtol=0)
+
+
+def test_latent_norm_dataset_standardises_the_flow_space():
+    """latent_norm='dataset' (ours): the statistics are the per-dimension mean/std of the training
+    latents, the flow's data are standardised with them, and generation maps samples back."""
+    from talkzoo.testing.synthetic import SyntheticVideoDataModule
+
+    torch.manual_seed(0)
+    dm = SyntheticVideoDataModule(image_size=16)
+    dm.setup("fit")
+    model = tiny_float(latent_norm="dataset")
+    assert not bool(model.latent_stats_ready)
+    batches = list(dm.train_dataloader())
+    model.fit_latent_statistics(batches)
+    w = torch.cat([model.motion_latents(b.frames)[b.frame_mask] for b in batches]).double()
+    torch.testing.assert_close(model.latent_mean, w.mean(0).float(), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(model.latent_std, w.std(0, unbiased=False).clamp(min=1e-6).float(), atol=1e-6, rtol=1e-4)
+    assert bool(model.latent_stats_ready)
+    z = model.normalize_latents(w.float())
+    torch.testing.assert_close(z.mean(0), torch.zeros_like(z[0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(model.denormalize_latents(z), w.float(), atol=1e-5, rtol=1e-5)
+    assert torch.isfinite(model.compute_losses(batches[0])["loss"])
+    b = batches[0]
+    with torch.no_grad():
+        out = model.generate(b.audio, b.source, num_frames=b.frames.shape[1], audio_mask=b.audio_mask, seed=0)
+    assert out.shape == b.frames.shape and torch.isfinite(out).all()
+    state = model.state_dict()  # the statistics travel with the checkpoint
+    assert {"latent_mean", "latent_std", "latent_stats_ready"} <= set(state)
+    old = {k: v for k, v in state.items() if not k.startswith("latent_")}  # a checkpoint from before latent_norm
+    plain = tiny_float()
+    plain.load_state_dict(old)  # strict: the identity statistics fill in
+    assert torch.equal(plain.latent_std, torch.ones_like(plain.latent_std)) and not bool(plain.latent_stats_ready)
+    with pytest.raises(ConfigError, match="latent_norm"):
+        tiny_float(latent_norm="batch")

@@ -662,6 +662,12 @@ class FLOAT(AudioToVideoTask):
         detail_transfer: when the stage-1 network runs below the data's size, add the portrait's fine
             detail, moved by the decoder's finest flow, to the upsampled frames (:func:`decode_to_unit`;
             ours, for reduced-size runs; default off).
+        latent_norm: ``"none"`` (default: the flow runs on the raw motion latents, as the paper and
+            the official code describe) or ``"dataset"`` (ours): per-dimension mean and standard
+            deviation of the training clips' motion latents, computed once at the start of the fit
+            (stored in the checkpoint), standardise the flow's data, prefix and source condition;
+            samples are mapped back before decoding. With a small motion auto-encoder the latents
+            vary by ~1 % of the unit noise of Eq. 10 and the flow learns only their mean; the demo uses it.
         latent_cache: SQLite file caching stage-1 coefficients of training frames (None: off).
         optimizer: default Adam lr 1e-5. lr_scheduler, metric_weights, landmark_metrics: see the base.
 
@@ -701,6 +707,7 @@ class FLOAT(AudioToVideoTask):
         decode_batch: int = 16,
         detail_transfer: bool = False,
         latent_cache: str | None = None,
+        latent_norm: Literal["none", "dataset"] = "none",
         optimizer: OptimizerCallable = _fmt_adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         metric_weights: dict[str, str] | None = None,
@@ -760,11 +767,66 @@ class FLOAT(AudioToVideoTask):
         self.detail_transfer = bool(detail_transfer)
         self.latent_cache_path = latent_cache
         self._cache: LatentCache | None = None
+        if latent_norm not in ("none", "dataset"):
+            raise ConfigError(f"FLOAT: latent_norm must be 'none' or 'dataset', got {latent_norm!r}")
+        self.latent_norm = latent_norm
+        d = self.autoencoder.latent_dim
+        # per-dimension statistics of the training latents (latent_norm="dataset"); identity until computed
+        self.register_buffer("latent_mean", torch.zeros(d))
+        self.register_buffer("latent_std", torch.ones(d))
+        self.register_buffer("latent_stats_ready", torch.tensor(False))
+        self._register_load_state_dict_pre_hook(self._fill_latent_statistics)  # checkpoints from before latent_norm
 
     @staticmethod
     def autoencoder_config(config: Mapping[str, Any]) -> dict[str, Any]:
         """Plain-value AE settings (for the hyper-parameters)."""
         return {k: (int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v) for k, v in config.items()}
+
+    def _fill_latent_statistics(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        """A stage-2 checkpoint written before ``latent_norm`` existed has no statistics: use the identity."""
+        for name in ("latent_mean", "latent_std", "latent_stats_ready"):
+            state_dict.setdefault(prefix + name, getattr(self, name).detach().clone())
+
+    def normalize_latents(self, w: Tensor) -> Tensor:
+        """``(..., d)`` motion latents → the flow's space (identity unless ``latent_norm="dataset"``)."""
+        if self.latent_norm == "none":
+            return w
+        return (w - self.latent_mean) / self.latent_std
+
+    def denormalize_latents(self, x: Tensor) -> Tensor:
+        """Inverse of :meth:`normalize_latents`."""
+        if self.latent_norm == "none":
+            return x
+        return x * self.latent_std + self.latent_mean
+
+    @torch.no_grad()
+    def fit_latent_statistics(self, loader: Any) -> None:
+        """Per-dimension mean and std (floored at 1e-6) of the motion latents of every real frame in
+        ``loader`` (a training dataloader of :class:`VideoBatch`); stored in the buffers."""
+        total, sq, count = None, None, 0
+        for batch in loader:
+            frames = batch.frames.to(self.device)
+            w = self.motion_latents(frames)[batch.frame_mask.to(self.device)].double()
+            total = w.sum(0) if total is None else total + w.sum(0)
+            sq = (w * w).sum(0) if sq is None else sq + (w * w).sum(0)
+            count += w.shape[0]
+        if count < 2:
+            raise DataError("FLOAT latent_norm='dataset': the training data has fewer than 2 frames")
+        mean = total / count
+        std = (sq / count - mean * mean).clamp(min=0).sqrt().clamp(min=1e-6)
+        self.latent_mean.copy_(mean.float())
+        self.latent_std.copy_(std.float())
+        self.latent_stats_ready.fill_(True)
+        log.info("FLOAT: latent statistics from %d training frames (mean |mu| %.4f, mean sigma %.4f)",
+                 count, float(mean.abs().mean()), float(std.mean()))
+
+    def on_fit_start(self) -> None:  # noqa: D102 - computes the latent statistics once (latent_norm="dataset")
+        super().on_fit_start()
+        if self.latent_norm == "dataset" and not bool(self.latent_stats_ready):
+            dm = self.trainer.datamodule if self.trainer is not None else None
+            if dm is None:
+                raise ConfigError("FLOAT latent_norm='dataset' needs a datamodule to compute the latent statistics")
+            self.fit_latent_statistics(dm.train_dataloader())
 
     def train(self, mode: bool = True) -> "FLOAT":
         """Training mode for the trainable parts; the frozen stage-1 network stays in eval mode."""
@@ -884,9 +946,9 @@ class FLOAT(AudioToVideoTask):
         spec = self.require_spec()
         samples = int(round(n * spec.sample_rate / spec.fps))
         audio, audio_mask = batch.audio[:, :samples], batch.audio_mask[:, :samples]
-        latents = self.motion_latents(frames)  # (B, n, d)
+        latents = self.normalize_latents(self.motion_latents(frames))  # (B, n, d)
         with torch.no_grad():
-            reference = self.autoencoder.basis(self._coefficients(_to_signed(batch.source.float(), self.net_size)))
+            reference = self.normalize_latents(self.autoencoder.basis(self._coefficients(_to_signed(batch.source.float(), self.net_size))))
         feats = self.audio_features(audio, audio_mask, n)
         emotion = self.batch_emotion(batch)
         prefix, x1 = latents[:, :lp], latents[:, lp:]
@@ -1025,7 +1087,7 @@ class FLOAT(AudioToVideoTask):
         if seed is not None:
             generator = torch.Generator(device=audio.device).manual_seed(int(seed))
         enc = self.autoencoder.encode(_to_signed(source.float(), self.net_size))
-        reference = self.autoencoder.basis(enc.coefficients)
+        reference = self.normalize_latents(self.autoencoder.basis(enc.coefficients))
         emo = self.resolve_emotion(emotion, audio, audio_mask)
         b, lp, length = audio.shape[0], self.prefix_frames, self.window_frames
         d = self.autoencoder.latent_dim
@@ -1040,7 +1102,7 @@ class FLOAT(AudioToVideoTask):
             x = self.sample_window(prev_x, prev_a, feats, reference, emo, nfe, grid, g_a, g_e, generator)
             if lp:
                 prev_x, prev_a = x[:, -lp:], feats[:, -lp:]
-            keep = x[:, : stop - start]
+            keep = self.denormalize_latents(x[:, : stop - start])
             if edit is not None:
                 keep = keep + edit
             yield self._decode(keep, enc.identity, enc.features, out_size, source)
