@@ -284,7 +284,7 @@ class FLOATMotionAutoEncoder(ReenactmentTask):
             the start; ours — the CPU demo warms up on L1 + perceptual first).
         flow_init: ``"identity"`` (default; ours: the decoder's flow heads start at the identity
             warp, :meth:`~talkzoo_float.network.FlowWarpDecoder.reset_flows_to_identity`) or
-            ``"random"`` (the modulated-conv init of LIA's code).
+            ``"random"`` (the modulated conv's default random init).
         detail_transfer: when ``network_size`` is below the data's size, add the source's fine detail
             (moved by the decoder's finest flow, weighted by its mask) to the upsampled output
             (:func:`talkzoo.nn.detail.upsample_with_detail`; ours, for reduced-size runs; default off).
