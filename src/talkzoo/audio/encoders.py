@@ -379,7 +379,7 @@ class PretrainedSpeechEncoder(AudioEncoder):
         into one preallocated output, the GroupNorm and activation of the first layer run ``chunk``
         channels at a time written back in place, and later layers' exact GELU runs in place after
         their input is released: one layer's input and output are alive, nothing more (issue #17,
-        ``talkzoo animate``'s memory: 597 -> about 300 MB at 30 s). Per-channel statistics and
+        ``talkzoo animate``'s memory: 597 -> about 340 MB at 30 s). Per-channel statistics and
         per-output dot products do not depend on the split, so the result is identical (tested).
         Returns None when the layout is not that one (LayerNorm CNNs, other encoders, autograd on):
         the caller then runs the extractor as it is.
