@@ -23,16 +23,14 @@ real pairs, and the mouth-opening / loudness correlation on speech that is not i
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+from _mouth import INCREASE_AREA, loudness_db, padded_portrait, pearson, write_result  # benchmarks/_mouth.py
 
 SENTENCE = "Seven brave sailors quickly fixed the broken mast before the storm reached the harbour."
-PORTRAIT_PAD = 32  # pixels of edge padding around the 256 px test frame given to animate
-INCREASE_AREA = 0.7  # animate's crop growth around the detected face box: the corpus frames the face this loosely
 VOICE, WPM, PITCH = "en+m3", 135, 35  # not a demo voice (en+m1, en+f2, en-us+m3, en-us+f4), slower than any
 
 
@@ -109,7 +107,7 @@ def unseen_speech(ckpt: str, data: str, work: Path) -> dict:
 
     from talkzoo.audio.io import load_audio, resample
     from talkzoo.data.demo3d.speech import synthesize
-    from talkzoo.landmarks import default_landmarker_name, make_landmarker
+    from talkzoo.landmarks import default_landmarker_name, inner_lip_opening, make_landmarker
     from talkzoo.video.io import read_frames
 
     work.mkdir(parents=True, exist_ok=True)
@@ -123,11 +121,7 @@ def unseen_speech(ckpt: str, data: str, work: Path) -> dict:
 
     test_clip = read_split_file(Path(data) / "splits" / "test.txt")[0]
     frame0 = read_frames(Path(data) / "videos" / f"{test_clip}.mp4", [0])[0].numpy()
-    portrait = work / "portrait.png"
-    from PIL import Image
-
-    pad = PORTRAIT_PAD  # room around the face so the detector's crop can match the corpus framing
-    Image.fromarray(np.pad(frame0, ((pad, pad), (pad, pad), (0, 0)), mode="edge")).save(portrait)
+    portrait = padded_portrait(frame0, work / "portrait.png")  # room for animate's crop to match the corpus framing
     cmd = [sys.executable, "-m", "talkzoo.cli", "animate", "--ckpt", ckpt, "--image", str(portrait), "--audio", str(wav),
            "--out", str(work), "--overwrite", "--increase-area", str(INCREASE_AREA)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -137,12 +131,10 @@ def unseen_speech(ckpt: str, data: str, work: Path) -> dict:
     frames = read_frames(mp4).numpy()
     name = default_landmarker_name()
     lms = make_landmarker(name)(frames)
-    opening = np.mean([np.linalg.norm(lms[:, a] - lms[:, b], axis=-1) for a, b in ((61, 67), (62, 66), (63, 65))], axis=0)
-    audio16 = load_audio(wav, 16000).numpy()
-    per = 640
-    loud = np.array([20 * np.log10(np.sqrt(np.mean(audio16[i * per:(i + 1) * per] ** 2)) + 1e-5) for i in range(len(frames))])
+    opening = inner_lip_opening(lms)
+    loud = loudness_db(load_audio(wav, 16000).numpy(), 16000, len(frames))
     ok = np.isfinite(opening)
-    r = float(np.corrcoef(opening[ok], loud[ok])[0, 1]) if ok.sum() > 2 and np.std(opening[ok]) > 0 else float("nan")
+    r = pearson(opening, loud)
     return {"sentence": SENTENCE, "voice": VOICE, "wpm": WPM, "input": "44.1 kHz stereo wav", "frames": int(len(frames)),
             "frames_with_face": int(ok.sum()), "landmarker": name, "mouth_opening_px_mean": float(np.nanmean(opening)),
             "mouth_opening_px_std": float(np.nanstd(opening)), "pearson_r_opening_vs_loudness_db": r, "mp4": str(mp4)}
@@ -160,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = {"checkpoint": args.ckpt, "mi": mi_gap(args.ckpt, args.data, args.shuffles, args.probe_steps),
               "unseen_speech": unseen_speech(args.ckpt, args.data, Path(args.work))}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

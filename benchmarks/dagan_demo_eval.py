@@ -24,22 +24,12 @@ reenactment metric collection, L1 included.)
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-
-PAD = 32  # pixels of edge padding around the source portrait (room for animate's face crop)
-INCREASE_AREA = 0.7  # animate's crop growth around the detected face box: the corpus frames faces this loosely
-
-
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
-        return float("nan")
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+from _mouth import INCREASE_AREA, padded_portrait, pearson, write_result  # benchmarks/_mouth.py
 
 
 def hopper_source(size: int = 256) -> np.ndarray:
@@ -55,9 +45,7 @@ def hopper_source(size: int = 256) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PIL import Image
-
-    from talkzoo.landmarks import make_identity_embedder, make_landmarker
+    from talkzoo.landmarks import inner_lip_opening, make_identity_embedder, make_landmarker
     from talkzoo.video.io import read_frames
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     source = hopper_source()
-    src_png = work / "hopper_source.png"
-    Image.fromarray(np.pad(source, ((PAD, PAD), (PAD, PAD), (0, 0)), mode="edge")).save(src_png)
+    src_png = padded_portrait(source, work / "hopper_source.png")
     driving = Path(args.root) / "videos" / f"{args.driving}.mp4"
     cmd = [sys.executable, "-m", "talkzoo.cli", "animate", "--ckpt", args.ckpt, "--source", str(src_png),
            "--driving", str(driving), "--out", str(work), "--overwrite", "--increase-area", str(INCREASE_AREA), "--no-progress"]
@@ -90,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     csim_src, csim_drv = cos(e_out, e_src[None]), cos(e_out, e_drv)
     l_out, l_drv = lm(out), lm(drv)
 
-    def opening(p: np.ndarray) -> np.ndarray:
-        return np.mean([np.linalg.norm(p[:, a] - p[:, b], axis=-1) for a, b in ((61, 67), (62, 66), (63, 65))], axis=0)
-
-    o_out, o_drv = opening(l_out), opening(l_drv)
+    o_out, o_drv = inner_lip_opening(l_out), inner_lip_opening(l_drv)
     result = {
         "benchmark": "dagan_demo_eval", "checkpoint": args.ckpt, "source": "grace_hopper (matplotlib sample data), corpus framing",
         "driving": str(driving), "frames": int(len(out)), "motion_mode": "model default (animate)",
@@ -102,14 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         "csim_source_vs_driver_portraits": float(cos(e_src, e_drv[0])),
         "mouth_opening_px_driver_mean_std": [float(np.nanmean(o_drv)), float(np.nanstd(o_drv))],
         "mouth_opening_px_output_mean_std": [float(np.nanmean(o_out)), float(np.nanstd(o_out))],
-        "pearson_r_mouth_opening": _pearson(o_out, o_drv),
-        "pearson_r_nose_x": _pearson(l_out[:, 30, 0], l_drv[:, 30, 0]),
-        "pearson_r_nose_y": _pearson(l_out[:, 30, 1], l_drv[:, 30, 1]),
+        "pearson_r_mouth_opening": pearson(o_out, o_drv),
+        "pearson_r_nose_x": pearson(l_out[:, 30, 0], l_drv[:, 30, 0]),
+        "pearson_r_nose_y": pearson(l_out[:, 30, 1], l_drv[:, 30, 1]),
         "frames_with_face_output": int(np.isfinite(o_out).sum()), "mp4": str(work / f"{args.driving}.mp4"),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -18,36 +18,23 @@ data itself gives.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
+from _mouth import INCREASE_AREA, loudness_db, padded_portrait, pearson, write_result  # benchmarks/_mouth.py
 
 SENTENCE = "The horn of the car woke the sleeping cop."  # Harvard list 3, no. 10 (sentence 30)
 VOICE = "en-gb-scotland+f3"
-PAD = 32  # pixels of edge padding around the portrait (room for animate's face crop)
-INCREASE_AREA = 0.7  # animate's crop growth around the face box: the corpus frames its faces this loosely
 
 
 def mouth_opening(frames: np.ndarray) -> np.ndarray:
     """``(N, H, W, 3)`` uint8 frames → ``(N,)`` inner-lip gap / inter-ocular distance (NaN without a face)."""
-    from talkzoo.landmarks import FaceMeshLandmarker
+    from talkzoo.landmarks import FaceMeshLandmarker, inner_lip_opening
 
     lm = FaceMeshLandmarker()(frames)
-    gap = np.mean([np.linalg.norm(lm[:, a] - lm[:, b], axis=-1) for a, b in ((61, 67), (62, 66), (63, 65))], axis=0)
-    return gap / np.linalg.norm(lm[:, 36] - lm[:, 45], axis=-1)
-
-
-def loudness_db(wave: np.ndarray, rate: int, frames: int, fps: float = 25.0) -> np.ndarray:
-    """RMS level (dB) of ``wave`` in each frame's 1/fps window, ``(frames,)``."""
-    hop = rate / fps
-    out = np.empty(frames)
-    for i in range(frames):
-        seg = wave[int(round(i * hop)) : int(round((i + 1) * hop))]
-        out[i] = 10 * np.log10(np.mean(seg.astype(np.float64) ** 2) + 1e-10) if len(seg) else -100.0
-    return out
+    return inner_lip_opening(lm) / np.linalg.norm(lm[:, 36] - lm[:, 45], axis=-1)
 
 
 def read_mp4(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
@@ -67,8 +54,7 @@ def correlation(frames: np.ndarray, audio: np.ndarray, rate: int) -> dict:
     opening = mouth_opening(frames)
     loud = loudness_db(audio, rate, len(frames))
     ok = np.isfinite(opening)
-    r = float(np.corrcoef(opening[ok], loud[ok])[0, 1]) if ok.sum() > 2 and np.std(opening[ok]) > 0 else float("nan")
-    return {"pearson_r": r, "frames": int(len(frames)), "frames_with_face": int(ok.sum()), "opening_std": float(np.nanstd(opening))}
+    return {"pearson_r": pearson(opening, loud), "frames": int(len(frames)), "frames_with_face": int(ok.sum()), "opening_std": float(np.nanstd(opening))}
 
 
 def main() -> int:
@@ -81,7 +67,6 @@ def main() -> int:
     args = parser.parse_args()
     import soundfile as sf
     import soxr
-    from PIL import Image
 
     from talkzoo.cli import main as talkzoo
     from talkzoo.data.demo3d.speech import synthesize
@@ -93,7 +78,7 @@ def main() -> int:
     wave44 = soxr.resample(wave, 22050, 44100)
     sf.write(work / "unseen_voice.wav", np.stack([wave44, 0.8 * wave44], axis=1), 44100)
     frame0 = read_mp4(Path(args.reference_clip))[0][0]  # the corpus's framing of the portrait
-    Image.fromarray(np.pad(frame0, ((PAD, PAD), (PAD, PAD), (0, 0)), mode="edge")).save(work / "portrait.png")
+    padded_portrait(frame0, work / "portrait.png")
     status = talkzoo(["animate", "--ckpt", args.ckpt, "--image", str(work / "portrait.png"), "--audio", str(work / "unseen_voice.wav"),
                       "--out", str(work), "--overwrite", "--no-progress", "--seed", "0",
                       "--increase-area", str(INCREASE_AREA), *shlex.split(args.animate_args)])  # fmt: skip
@@ -103,9 +88,7 @@ def main() -> int:
     ref = Path(args.reference_clip)
     if ref.is_file():
         result["ground_truth_reference"] = {"clip": str(ref), **correlation(*read_mp4(ref))}
-    print(json.dumps(result, indent=1))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write_result(result, args.out)
     return 0
 
 

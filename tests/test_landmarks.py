@@ -301,3 +301,19 @@ def test_tracking_a_sequence_matches_per_frame_fits_and_recovers_after_a_lost_fa
     np.testing.assert_array_equal(face_mask(single), face_mask(tracked))
     ok = face_mask(tracked)
     assert np.linalg.norm(tracked[ok] - single[ok], axis=2).max() < 1.5
+
+
+def test_inner_lip_opening_by_hand():
+    """Mean of the three facing inner-lip distances (61-67, 62-66, 63-65), NaN passes through."""
+    from talkzoo.landmarks import inner_lip_opening
+
+    lm = np.zeros((2, 68, 2))
+    for (upper, lower), gap in zip(((61, 67), (62, 66), (63, 65)), (2.0, 4.0, 6.0)):
+        lm[0, upper] = (10.0, 50.0)
+        lm[0, lower] = (10.0, 50.0 + gap)
+    lm[1] = np.nan
+    out = inner_lip_opening(lm)
+    assert out.shape == (2,)
+    assert out[0] == pytest.approx(4.0) and np.isnan(out[1])
+    with pytest.raises(ValueError, match="68, 2"):
+        inner_lip_opening(np.zeros((5, 20, 2)))

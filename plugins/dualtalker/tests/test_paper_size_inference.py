@@ -3,7 +3,9 @@
 * per-frame tables of the ring-buffer loop (``network.step_tables``) == per-frame computation, bit for bit;
 * ``generate(sink=...)`` hands over exactly the frames ``generate()`` returns, one block at a time;
 * ``generate()`` adds the template in place (held once) with the same values as before;
-* ``encoder_precision``: ``"fp32"`` is the encoder itself; ``"int8"`` / ``"bf16"`` deviate a little.
+* ``encoder_precision``: ``"fp32"`` is the encoder itself; ``"int8"`` / ``"bf16"`` deviate a little;
+* ``fused_decoder`` (the default since #17) equals the step-by-step loop (``False``) up to rounding;
+  tests that pin the step-by-step path bit for bit pass ``fused_decoder=False``.
 
 The same outputs were also compared once against the pre-#17 code itself (commit 8bad5b5, run
 from ``git archive``; demo-size model, four option sets, 2 / 7.3 / 12 s, beyond ``max_context=50``
@@ -15,7 +17,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dualtalker_testutils import RATE, VERTS, make_batch, tiny_model
+from dualtalker_testutils import RATE, VERTS, make_batch, one_thread, tiny_model  # noqa: F401 (fixture)
 from talkzoo.errors import ConfigError
 from talkzoo.nn.fast_inference import InferenceEncoderCache, fast_encoder
 
@@ -27,12 +29,7 @@ VARIANTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # every test single-threaded (dualtalker_testutils)
 
 
 def _audio(seconds: float, seed: int = 0) -> torch.Tensor:

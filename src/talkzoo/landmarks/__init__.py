@@ -21,7 +21,7 @@ import os
 from .base import IdentityEmbedder, Landmarker, check_frames, face_mask
 from .detector import FaceDetection, FaceDetector
 from .facemesh import FaceMeshLandmarker, FaceMeshResult, default_model_path
-from .ibug68 import IBUG68_FROM_FACEMESH, IBUG68_GROUPS, MOUTH, facemesh_to_ibug68
+from .ibug68 import IBUG68_FROM_FACEMESH, IBUG68_GROUPS, INNER_LIP_PAIRS, MOUTH, facemesh_to_ibug68, inner_lip_opening
 
 __all__ = [
     "IdentityEmbedder",
@@ -31,6 +31,7 @@ __all__ = [
     "make_landmarker",
     "IBUG68_FROM_FACEMESH",
     "IBUG68_GROUPS",
+    "INNER_LIP_PAIRS",
     "MOUTH",
     "FaceDetection",
     "FaceDetector",
@@ -41,6 +42,7 @@ __all__ = [
     "default_model_path",
     "face_mask",
     "facemesh_to_ibug68",
+    "inner_lip_opening",
 ]
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from talkzoo.errors import DataError
 
-__all__ = ["IBUG68_FROM_FACEMESH", "IBUG68_GROUPS", "MOUTH", "facemesh_to_ibug68"]
+__all__ = ["IBUG68_FROM_FACEMESH", "IBUG68_GROUPS", "INNER_LIP_PAIRS", "MOUTH", "facemesh_to_ibug68", "inner_lip_opening"]
 
 #: FaceMesh vertex (0..467) for iBUG-68 point i (index = iBUG point). See the module docstring.
 IBUG68_FROM_FACEMESH: tuple[int, ...] = (
@@ -73,6 +73,27 @@ IBUG68_GROUPS: dict[str, slice] = {
 
 #: The mouth points (outer and inner lip), as used by the LMD metric.
 MOUTH = slice(48, 68)
+
+#: Upper/lower inner-lip point pairs facing each other (61-67, 62-66, 63-65).
+INNER_LIP_PAIRS: tuple[tuple[int, int], ...] = ((61, 67), (62, 66), (63, 65))
+
+
+def inner_lip_opening(landmarks: np.ndarray) -> np.ndarray:
+    """Mouth opening per face: the mean distance of the facing inner-lip points (:data:`INNER_LIP_PAIRS`).
+
+    Args:
+        landmarks: ``(..., 68, 2)`` iBUG-68 points in pixels (NaN where no face was found).
+
+    Returns:
+        ``(...)`` float array in pixels (NaN where the landmarks are NaN).
+
+    Raises:
+        ValueError: the last two axes are not ``(68, 2)``.
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.shape[-2:] != (68, 2):
+        raise ValueError(f"inner_lip_opening: expected (..., 68, 2) landmarks, got {lm.shape}")
+    return np.mean([np.linalg.norm(lm[..., a, :] - lm[..., b, :], axis=-1) for a, b in INNER_LIP_PAIRS], axis=0)
 
 
 def facemesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:

@@ -802,7 +802,13 @@ class FLOAT(AudioToVideoTask):
     @torch.no_grad()
     def fit_latent_statistics(self, loader: Any) -> None:
         """Per-dimension mean and std (floored at 1e-6) of the motion latents of every real frame in
-        ``loader`` (a training dataloader of :class:`VideoBatch`); stored in the buffers."""
+        ``loader`` (an iterable of :class:`VideoBatch`, the training dataloader at fit start); stored
+        in the ``latent_mean`` / ``latent_std`` buffers, ``(d,)`` float32, latent units (ours, see
+        ``latent_norm``).
+
+        Raises:
+            DataError: fewer than 2 real frames in ``loader``.
+        """
         total, sq, count = None, None, 0
         for batch in loader:
             frames = batch.frames.to(self.device)
